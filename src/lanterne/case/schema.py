@@ -1,0 +1,123 @@
+"""The case store's tables (SQLAlchemy Core), for SQLite and PostgreSQL alike.
+
+This module describes the current schema for queries; the migrations in
+:mod:`lanterne.case.migrations` create and evolve it, in order, on every store.
+Hex digests are lowercase; times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+
+metadata = MetaData()
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("label", String(200), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("location", Text, nullable=False),
+    Column("suspect", Text),
+    Column("size", BigInteger),
+    Column("sha256", String(64)),
+    Column("registered_by", Text, nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False, server_default="registered"),
+    Column("ingest_started_at", DateTime(timezone=True)),
+    Column("ingest_finished_at", DateTime(timezone=True)),
+)
+
+content = Table(
+    "content",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("md5", String(32), nullable=False),
+    Column("sha1", String(40), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("mime", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("format", String(32)),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("duration", Float),
+    Column("codec", String(64)),
+    Column("fps", Float),
+    Column("pdq", String(64)),
+    Column("pdq_quality", Integer),
+    Column("camera_make", Text),
+    Column("camera_model", Text),
+    Column("camera_serial", Text),
+    Column("lens", Text),
+    Column("taken_at", String(40)),
+    Column("gps_lat", Float),
+    Column("gps_lon", Float),
+    Column("orientation", Integer),
+    Column("thumbnail", Boolean, nullable=False, server_default=false()),
+    Column("error", String(64)),
+    Column("analyzed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_content_md5", "md5"),
+    Index("ix_content_sha1", "sha1"),
+    Index("ix_content_kind", "kind"),
+)
+
+file = Table(
+    "file",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("evidence_id", Integer, ForeignKey("evidence.id"), nullable=False),
+    Column("provenance_key", String(64), nullable=False),
+    Column("provenance", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("size", BigInteger),
+    Column("sha256", String(64), ForeignKey("content.sha256")),
+    Column("mtime", DateTime(timezone=True)),
+    Column("atime", DateTime(timezone=True)),
+    Column("ctime", DateTime(timezone=True)),
+    Column("crtime", DateTime(timezone=True)),
+    Column("deleted", Boolean, nullable=False, server_default=false()),
+    Column("extension_mismatch", Boolean, nullable=False, server_default=false()),
+    Column("container", String(16)),
+    Column("state", String(16), nullable=False),
+    UniqueConstraint("evidence_id", "provenance_key", name="uq_file_occurrence"),
+    Index("ix_file_sha256", "sha256"),
+)
+
+warning = Table(
+    "warning",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("evidence_id", Integer, ForeignKey("evidence.id"), nullable=False),
+    Column("provenance_key", String(64), nullable=False),
+    Column("provenance", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("evidence_id", "provenance_key", "stage", "reason", name="uq_warning"),
+)
+
+# file.state values
+STATE_DONE = "done"
+"""Recorded completely (for a container: every member recorded too)."""
+STATE_OPEN = "open"
+"""A container whose members are still being walked; a resumed ingest walks it again."""
+STATE_UNREAD = "unread"
+"""Listed by its layer but its bytes could not be read (see its warning)."""

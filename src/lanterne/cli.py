@@ -1,0 +1,259 @@
+"""The ``lanterne`` command: a thin front over the library (parse, call, show progress)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from lanterne.case.workspace import Case
+from lanterne.errors import LanterneError
+
+app = typer.Typer(help="Lanterne: one case from everything seized in an operation.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+case_app = typer.Typer(help="Create and inspect cases.", no_args_is_help=True)
+evidence_app = typer.Typer(help="Register seized items.", no_args_is_help=True)
+export_app = typer.Typer(help="Export what the case knows.", no_args_is_help=True)
+app.add_typer(case_app, name="case")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(export_app, name="export")
+
+console = Console(stderr=True)
+out = Console()
+
+CaseArg = Annotated[Path, typer.Argument(help="The case folder.")]
+
+
+class RichProgress:
+    """Progress bars with file counts, bytes, throughput and ETA."""
+
+    def __init__(self) -> None:
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[files]} files"),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task: TaskID | None = None
+        self.files = 0
+
+    def start(self, task: str, total_bytes: int | None = None) -> None:
+        self.bar.start()
+        self.files = 0
+        self.task = self.bar.add_task(task, total=total_bytes, files=0)
+
+    def advance(self, files: int = 0, nbytes: int = 0, total_bytes: int | None = None) -> None:
+        if self.task is None:
+            return
+        self.files += files
+        kw: dict[str, Any] = {"advance": nbytes, "files": self.files}
+        if total_bytes is not None:
+            kw["total"] = total_bytes
+        self.bar.update(self.task, **kw)
+
+    def finish(self) -> None:
+        self.bar.stop()
+        self.task = None
+
+
+def _fail(exc: LanterneError) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+def _open(path: Path) -> Case:
+    try:
+        return Case.open(path)
+    except LanterneError as exc:
+        _fail(exc)
+        raise  # unreachable
+
+
+@case_app.command("init")
+def case_init(
+    case: CaseArg,
+    name: Annotated[str | None, typer.Option(help="The case's name (default: folder name).")] = None,
+    db: Annotated[str | None, typer.Option(
+        help="Database URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in the folder)."
+    )] = None,
+) -> None:
+    """Create a case folder with its configuration and store."""
+    try:
+        with Case.init(case, name, db) as c:
+            console.print(f"created case [bold]{c.name}[/] in {c.root}")
+    except LanterneError as exc:
+        _fail(exc)
+
+
+@evidence_app.command("add")
+def evidence_add(
+    case: CaseArg,
+    path: Annotated[Path, typer.Argument(help="The seized folder or archive file.")],
+    label: Annotated[str, typer.Option(help="Unique label of the item, e.g. PC-07.")],
+    suspect: Annotated[str | None, typer.Option(help="Whose item it is.")] = None,
+    examiner: Annotated[str | None, typer.Option(help="Who registers it (default: you).")] = None,
+) -> None:
+    """Register a seized item (a folder, or an archive file: zip, tar, 7z …)."""
+    from lanterne.evidence.registry import add_evidence
+
+    with _open(case) as c:
+        try:
+            ev = add_evidence(c, path, label, suspect, examiner, RichProgress())
+        except LanterneError as exc:
+            _fail(exc)
+        sha = f", SHA-256 {ev.sha256}" if ev.sha256 else ""
+        console.print(f"registered [bold]{ev.label}[/] ({ev.kind}, {ev.size or 0:,} bytes{sha})")
+
+
+@evidence_app.command("list")
+def evidence_list(case: CaseArg) -> None:
+    """List the case's evidence items."""
+    with _open(case) as c:
+        table = Table("label", "kind", "suspect", "status", "bytes", "location")
+        for ev in c.store.list_evidence():
+            table.add_row(ev.label, ev.kind, ev.suspect or "", ev.status, f"{ev.size or 0:,}",
+                          ev.location)
+        out.print(table)
+
+
+@app.command()
+def ingest(
+    case: CaseArg,
+    workers: Annotated[int | None, typer.Option(help="Worker threads (default: all cores).")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="Ingest only this label (repeatable).")]
+    = None,
+) -> None:
+    """Ingest every registered item not yet done; safe to re-run after a crash."""
+    from lanterne.ingest.pipeline import Ingestor
+
+    with _open(case) as c:
+        try:
+            result = Ingestor(c, workers, RichProgress()).run(only)
+        except LanterneError as exc:
+            _fail(exc)
+        console.print(
+            f"ingested {result.items} item(s): {result.files:,} files, {result.bytes:,} bytes, "
+            f"{result.new_contents:,} new contents, {result.warnings:,} warnings"
+        )
+
+
+@app.command()
+def summary(
+    case: CaseArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """What the case holds: items, files, contents by kind and type, warnings."""
+    from lanterne.report.summary import summarize
+
+    with _open(case) as c:
+        data = summarize(c)
+    if as_json:
+        out.print_json(json.dumps(data))
+    else:
+        _print_summary(data)
+
+
+def _print_summary(d: dict[str, Any]) -> None:
+    out.print(f"[bold]Case {d['case']}[/]: {d['items']} items, {d['files']:,} files "
+              f"({d['bytes']:,} bytes), {d['distinct_contents']:,} distinct contents")
+    kinds = Table("", "files", "distinct", "bytes", title="Material")
+    for name in ("pictures", "videos", "other"):
+        k = d[name]
+        kinds.add_row(name, f"{k.get('files', 0):,}", f"{k['contents']:,}", f"{k['bytes']:,}")
+    out.print(kinds)
+    items = Table("item", "kind", "suspect", "status", "files", "pictures", "videos", "warnings",
+                  title="Evidence items")
+    for ev in d["evidence"]:
+        items.add_row(ev["label"], ev["kind"], ev["suspect"] or "", ev["status"],
+                      f"{ev['files']:,}", f"{ev['pictures']:,}", f"{ev['videos']:,}",
+                      f"{ev['warnings']:,}")
+    out.print(items)
+    types = Table("type", "files", "distinct", "bytes", title="By type")
+    for t in d["by_type"][:15]:
+        types.add_row(t["mime"], f"{t['files']:,}", f"{t['contents']:,}", f"{t['bytes']:,}")
+    out.print(types)
+    if d["warnings_by_reason"]:
+        warns = Table("reason", "count", title=f"Warnings ({d['warnings']:,})")
+        for reason, n in d["warnings_by_reason"].items():
+            warns.add_row(reason, f"{n:,}")
+        out.print(warns)
+    out.print(f"extension mismatches: {d['extension_mismatches']:,}")
+
+
+@export_app.command("files")
+def export_files_cmd(
+    case: CaseArg,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or hashdeep.")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File (default stdout).")]
+    = None,
+) -> None:
+    """One row per file occurrence, with digests, type, picture facts and provenance."""
+    from lanterne.report.export import FORMATS, export_files
+
+    if fmt not in FORMATS:
+        console.print(f"[bold red]error:[/] unknown format {fmt!r}; use {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    with _open(case) as c:
+        if output is None:
+            n = export_files(c, fmt, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8", newline="") as f:
+                n = export_files(c, fmt, f)
+    console.print(f"exported {n:,} rows")
+
+
+@app.command()
+def demo(
+    case: Annotated[Path, typer.Argument(help="Case folder to create.")] = Path("lanterne-demo"),
+    scale: Annotated[int, typer.Option(help="Multiply the number of synthetic pictures.")] = 1,
+    workers: Annotated[int | None, typer.Option(help="Worker threads.")] = None,
+) -> None:
+    """Build a synthetic operation (benign generated data), ingest it, print the summary."""
+    from lanterne.evidence.registry import add_evidence
+    from lanterne.ingest.pipeline import Ingestor
+    from lanterne.report.summary import summarize
+    from lanterne.synth.case import make_operation
+
+    case = case.absolute()
+    evidence_root = case.with_name(case.name + "-evidence")
+    try:
+        if (case / "case.toml").exists():
+            c = Case.open(case)
+            console.print(f"re-using the demo case in {case}")
+        else:
+            console.print(f"generating a synthetic operation in {evidence_root} …")
+            operation = make_operation(evidence_root, seed=0, scale=scale)
+            c = Case.init(case, "Demo operation (synthetic)")
+            for item in operation.items:
+                add_evidence(c, item.path, item.label, item.suspect, "demo")
+        with c:
+            Ingestor(c, workers, RichProgress()).run()
+            _print_summary(summarize(c))
+    except LanterneError as exc:
+        _fail(exc)
+    console.print(f"\nnext: [bold]lanterne export files {case} --format csv -o files.csv[/]")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,51 @@
+"""Turning what the pipeline learnt into case-store rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lanterne import provenance as prov
+from lanterne.case.store import utcnow
+from lanterne.evidence.base import Entry, EntryWarning
+
+
+def file_row(
+    evidence_id: int,
+    entry: Entry,
+    *,
+    sha256: str | None,
+    state: str,
+    container: str | None = None,
+    extension_mismatch: bool = False,
+) -> dict[str, Any]:
+    chain = entry.provenance
+    return {
+        "evidence_id": evidence_id,
+        "provenance_key": prov.key(chain),
+        "provenance": prov.to_json(chain),
+        "path": prov.display_path(chain) or entry.name,
+        "name": entry.name,
+        "size": entry.size,
+        "sha256": sha256,
+        "mtime": entry.mtime,
+        "atime": entry.atime,
+        "ctime": entry.ctime,
+        "crtime": entry.crtime,
+        "deleted": entry.deleted,
+        "extension_mismatch": extension_mismatch,
+        "container": container,
+        "state": state,
+    }
+
+
+def warning_row(evidence_id: int, w: EntryWarning) -> dict[str, Any]:
+    return {
+        "evidence_id": evidence_id,
+        "provenance_key": prov.key(w.provenance),
+        "provenance": prov.to_json(w.provenance),
+        "path": prov.display_path(w.provenance),
+        "stage": w.stage,
+        "reason": w.reason,
+        "detail": w.detail,
+        "created_at": utcnow(),
+    }
