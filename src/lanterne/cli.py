@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    MofNCompleteColumn,
     Progress,
     TaskID,
     TextColumn,
@@ -25,8 +24,11 @@ from rich.table import Table
 from lanterne.case.workspace import Case
 from lanterne.errors import LanterneError
 
-app = typer.Typer(help="Lanterne: one case from everything seized in an operation.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Lanterne: one case from everything seized in an operation.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 case_app = typer.Typer(help="Create and inspect cases.", no_args_is_help=True)
 evidence_app = typer.Typer(help="Register seized items.", no_args_is_help=True)
 export_app = typer.Typer(help="Export what the case knows.", no_args_is_help=True)
@@ -93,10 +95,15 @@ def _open(path: Path) -> Case:
 @case_app.command("init")
 def case_init(
     case: CaseArg,
-    name: Annotated[str | None, typer.Option(help="The case's name (default: folder name).")] = None,
-    db: Annotated[str | None, typer.Option(
-        help="Database URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in the folder)."
-    )] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The case's name (default: folder name).")
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="Database URL, e.g. postgresql+psycopg://user@host/db (default: SQLite).",
+        ),
+    ] = None,
 ) -> None:
     """Create a case folder with its configuration and store."""
     try:
@@ -132,17 +139,21 @@ def evidence_list(case: CaseArg) -> None:
     with _open(case) as c:
         table = Table("label", "kind", "suspect", "status", "bytes", "location")
         for ev in c.store.list_evidence():
-            table.add_row(ev.label, ev.kind, ev.suspect or "", ev.status, f"{ev.size or 0:,}",
-                          ev.location)
+            table.add_row(
+                ev.label, ev.kind, ev.suspect or "", ev.status, f"{ev.size or 0:,}", ev.location
+            )
         out.print(table)
 
 
 @app.command()
 def ingest(
     case: CaseArg,
-    workers: Annotated[int | None, typer.Option(help="Worker threads (default: all cores).")] = None,
-    only: Annotated[list[str] | None, typer.Option(help="Ingest only this label (repeatable).")]
-    = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker threads (default: all cores).")
+    ] = None,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Ingest only this label (repeatable).")
+    ] = None,
 ) -> None:
     """Ingest every registered item not yet done; safe to re-run after a crash."""
     from lanterne.ingest.pipeline import Ingestor
@@ -175,19 +186,37 @@ def summary(
 
 
 def _print_summary(d: dict[str, Any]) -> None:
-    out.print(f"[bold]Case {d['case']}[/]: {d['items']} items, {d['files']:,} files "
-              f"({d['bytes']:,} bytes), {d['distinct_contents']:,} distinct contents")
+    out.print(
+        f"[bold]Case {d['case']}[/]: {d['items']} items, {d['files']:,} files "
+        f"({d['bytes']:,} bytes), {d['distinct_contents']:,} distinct contents"
+    )
     kinds = Table("", "files", "distinct", "bytes", title="Material")
     for name in ("pictures", "videos", "other"):
         k = d[name]
         kinds.add_row(name, f"{k.get('files', 0):,}", f"{k['contents']:,}", f"{k['bytes']:,}")
     out.print(kinds)
-    items = Table("item", "kind", "suspect", "status", "files", "pictures", "videos", "warnings",
-                  title="Evidence items")
+    items = Table(
+        "item",
+        "kind",
+        "suspect",
+        "status",
+        "files",
+        "pictures",
+        "videos",
+        "warnings",
+        title="Evidence items",
+    )
     for ev in d["evidence"]:
-        items.add_row(ev["label"], ev["kind"], ev["suspect"] or "", ev["status"],
-                      f"{ev['files']:,}", f"{ev['pictures']:,}", f"{ev['videos']:,}",
-                      f"{ev['warnings']:,}")
+        items.add_row(
+            ev["label"],
+            ev["kind"],
+            ev["suspect"] or "",
+            ev["status"],
+            f"{ev['files']:,}",
+            f"{ev['pictures']:,}",
+            f"{ev['videos']:,}",
+            f"{ev['warnings']:,}",
+        )
     out.print(items)
     types = Table("type", "files", "distinct", "bytes", title="By type")
     for t in d["by_type"][:15]:
@@ -205,8 +234,9 @@ def _print_summary(d: dict[str, Any]) -> None:
 def export_files_cmd(
     case: CaseArg,
     fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or hashdeep.")] = "jsonl",
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="File (default stdout).")]
-    = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File (default stdout).")
+    ] = None,
 ) -> None:
     """One row per file occurrence, with digests, type, picture facts and provenance."""
     from lanterne.report.export import FORMATS, export_files

@@ -11,13 +11,28 @@ from lanterne.errors import UserError
 
 
 def _content(sha: str) -> dict[str, object]:
-    return {"sha256": sha, "md5": "0" * 32, "sha1": "0" * 40, "size": 3, "mime": "text/plain",
-            "kind": "text", "analyzed_at": utcnow()}
+    return {
+        "sha256": sha,
+        "md5": "0" * 32,
+        "sha1": "0" * 40,
+        "size": 3,
+        "mime": "text/plain",
+        "kind": "text",
+        "analyzed_at": utcnow(),
+    }
 
 
 def _file(ev: int, key: str, sha: str | None) -> dict[str, object]:
-    return {"evidence_id": ev, "provenance_key": key, "provenance": "[]", "path": key, "name": key,
-            "size": 3, "sha256": sha, "state": schema.STATE_DONE}
+    return {
+        "evidence_id": ev,
+        "provenance_key": key,
+        "provenance": "[]",
+        "path": key,
+        "name": key,
+        "size": 3,
+        "sha256": sha,
+        "state": schema.STATE_DONE,
+    }
 
 
 def test_new_case_is_at_the_newest_schema(case: Case) -> None:
@@ -38,9 +53,18 @@ def test_writes_are_idempotent(case: Case) -> None:
     batch = Batch()
     batch.contents += [_content("a" * 64), _content("b" * 64)]
     batch.files += [_file(ev, "k1", "a" * 64), _file(ev, "k2", "b" * 64), _file(ev, "k3", None)]
-    batch.warnings.append({"evidence_id": ev, "provenance_key": "k3", "provenance": "[]",
-                           "path": "k3", "stage": "read", "reason": "unreadable", "detail": "",
-                           "created_at": utcnow()})
+    batch.warnings.append(
+        {
+            "evidence_id": ev,
+            "provenance_key": "k3",
+            "provenance": "[]",
+            "path": "k3",
+            "stage": "read",
+            "reason": "unreadable",
+            "detail": "",
+            "created_at": utcnow(),
+        }
+    )
     for _ in range(3):
         case.store.write(batch)
     assert case.store.count(schema.content) == 2

@@ -7,6 +7,8 @@ Hex digests are lowercase; times are timezone-aware UTC.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -20,9 +22,31 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     false,
 )
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out (SQLite itself keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: times in the case store are aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 metadata = MetaData()
 
@@ -37,10 +61,10 @@ evidence = Table(
     Column("size", BigInteger),
     Column("sha256", String(64)),
     Column("registered_by", Text, nullable=False),
-    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("registered_at", UtcDateTime(), nullable=False),
     Column("status", String(16), nullable=False, server_default="registered"),
-    Column("ingest_started_at", DateTime(timezone=True)),
-    Column("ingest_finished_at", DateTime(timezone=True)),
+    Column("ingest_started_at", UtcDateTime()),
+    Column("ingest_finished_at", UtcDateTime()),
 )
 
 content = Table(
@@ -70,7 +94,7 @@ content = Table(
     Column("orientation", Integer),
     Column("thumbnail", Boolean, nullable=False, server_default=false()),
     Column("error", String(64)),
-    Column("analyzed_at", DateTime(timezone=True), nullable=False),
+    Column("analyzed_at", UtcDateTime(), nullable=False),
     Index("ix_content_md5", "md5"),
     Index("ix_content_sha1", "sha1"),
     Index("ix_content_kind", "kind"),
@@ -87,10 +111,10 @@ file = Table(
     Column("name", Text, nullable=False),
     Column("size", BigInteger),
     Column("sha256", String(64), ForeignKey("content.sha256")),
-    Column("mtime", DateTime(timezone=True)),
-    Column("atime", DateTime(timezone=True)),
-    Column("ctime", DateTime(timezone=True)),
-    Column("crtime", DateTime(timezone=True)),
+    Column("mtime", UtcDateTime()),
+    Column("atime", UtcDateTime()),
+    Column("ctime", UtcDateTime()),
+    Column("crtime", UtcDateTime()),
     Column("deleted", Boolean, nullable=False, server_default=false()),
     Column("extension_mismatch", Boolean, nullable=False, server_default=false()),
     Column("container", String(16)),
@@ -110,7 +134,7 @@ warning = Table(
     Column("stage", String(32), nullable=False),
     Column("reason", String(64), nullable=False),
     Column("detail", Text, nullable=False, server_default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("evidence_id", "provenance_key", "stage", "reason", name="uq_warning"),
 )
 

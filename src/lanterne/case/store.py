@@ -49,7 +49,7 @@ class EvidenceRecord:
     @classmethod
     def from_row(cls, row: Row[Any]) -> EvidenceRecord:
         m = row._mapping
-        return cls(**{k: m[k] for k in cls.__slots__})  # type: ignore[attr-defined]
+        return cls(**{k: m[k] for k in cls.__slots__})
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +73,7 @@ class Batch:
         self.contents, self.files, self.warnings, self.containers_done = [], [], [], []
 
     def __len__(self) -> int:
-        return (
-            len(self.contents) + len(self.files) + len(self.warnings) + len(self.containers_done)
-        )
+        return len(self.contents) + len(self.files) + len(self.warnings) + len(self.containers_done)
 
 
 class CaseStore:
@@ -201,7 +199,9 @@ class CaseStore:
                     .values(state=schema.STATE_DONE)
                 )
 
-    def _insert_ignore(self, conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    def _insert_ignore(
+        self, conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
         if not rows:
             return
         stmt: Insert
@@ -216,7 +216,9 @@ class CaseStore:
     # ------------------------------------------------------------------ reads
     def count(self, table: Any, *where: Any) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+            return int(
+                conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+            )
 
     def rows(self, query: Any) -> Iterator[Row[Any]]:
         """Stream the rows of a read-only query (server-side cursor where available)."""

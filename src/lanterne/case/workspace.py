@@ -92,7 +92,7 @@ class Case:
         (root / CONFIG_NAME).write_text(tomli_w.dumps(config), encoding="utf-8")
         case = cls.open(root)
         try:
-            case.store  # creates and migrates the store now, so errors show at init
+            _ = case.store  # creates and migrates the store now, so errors show at init
         except UserError:
             case.close()
             shutil.rmtree(root)
@@ -105,8 +105,10 @@ class Case:
         root = root.absolute()
         path = root / CONFIG_NAME
         if not path.is_file():
-            raise UserError(f"{root} is not a Lanterne case (no {CONFIG_NAME}); create one with "
-                            "`lanterne case init`")
+            raise UserError(
+                f"{root} is not a Lanterne case (no {CONFIG_NAME}); create one with "
+                "`lanterne case init`"
+            )
         try:
             config = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:

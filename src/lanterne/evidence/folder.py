@@ -46,8 +46,12 @@ class FolderSource(EvidenceSource):
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: os.fsencode(e.name))
         except OSError as exc:
-            yield EntryWarning(root + (Step("folder", rel or "."),), STAGE, "unreadable",
-                               f"cannot list folder: {exc.strerror or exc}")
+            yield EntryWarning(
+                root + (Step("folder", rel or "."),),
+                STAGE,
+                "unreadable",
+                f"cannot list folder: {exc.strerror or exc}",
+            )
             return
         for de in entries:
             text, raw = _step_name(de.name)
@@ -81,8 +85,12 @@ class FolderSource(EvidenceSource):
                     local_path=path,
                 )
             else:
-                yield EntryWarning(prov, STAGE, "not-regular-file",
-                                   f"file type {stat.filemode(st.st_mode)[0]!r} not read")
+                yield EntryWarning(
+                    prov,
+                    STAGE,
+                    "not-regular-file",
+                    f"file type {stat.filemode(st.st_mode)[0]!r} not read",
+                )
 
 
 class FileSource(EvidenceSource):

@@ -35,8 +35,10 @@ def source_for(record: EvidenceRecord) -> EvidenceSource:
         return FolderSource(path)
     if record.kind in ("archive", FileSource.NAME):
         return FileSource(path)
-    raise UserError(f"evidence {record.label!r} is of kind {record.kind!r}, which this version "
-                    "of Lanterne cannot read")
+    raise UserError(
+        f"evidence {record.label!r} is of kind {record.kind!r}, which this version "
+        "of Lanterne cannot read"
+    )
 
 
 def add_evidence(
@@ -53,8 +55,10 @@ def add_evidence(
     if not label:
         raise UserError("an evidence label must not be empty")
     if case.store.evidence_by_label(label) is not None:
-        raise UserError(f"an evidence item labelled {label!r} is already registered in this case;"
-                        " choose another --label")
+        raise UserError(
+            f"an evidence item labelled {label!r} is already registered in this case;"
+            " choose another --label"
+        )
     path = path.absolute()
     if not path.exists():
         raise UserError(f"{path} does not exist; check the path of the seized item")

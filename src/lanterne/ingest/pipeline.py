@@ -32,7 +32,7 @@ from lanterne import provenance as prov
 from lanterne.analyze.digest import ReadResult, digest_stream
 from lanterne.analyze.filetype import TypeInfo, identify
 from lanterne.case import schema
-from lanterne.case.store import Batch, EvidenceRecord, KnownOccurrence
+from lanterne.case.store import EvidenceRecord, KnownOccurrence
 from lanterne.case.workspace import Case
 from lanterne.errors import CorruptData
 from lanterne.evidence.archive import open_container
@@ -161,8 +161,11 @@ class _ItemRun:
         try:
             item = next(frame.items, None)
         except CorruptData as exc:  # the container could not be walked (further)
-            self._warn(EntryWarning(frame.entry.provenance if frame.entry else (), "archive",
-                                    exc.reason, exc.detail))
+            self._warn(
+                EntryWarning(
+                    frame.entry.provenance if frame.entry else (), "archive", exc.reason, exc.detail
+                )
+            )
             item = None
         except OSError as exc:
             where = frame.entry.provenance if frame.entry else ()
@@ -230,8 +233,9 @@ class _ItemRun:
             self.ing.progress.advance(files=1)
         if r.error is not None or r.result is None or r.info is None:
             self._warn(EntryWarning(entry.provenance, "read", "unreadable", r.error or ""))
-            self._emit_file(frame, entry, file_row(self.ev.id, entry, sha256=None,
-                                                   state=schema.STATE_UNREAD))
+            self._emit_file(
+                frame, entry, file_row(self.ev.id, entry, sha256=None, state=schema.STATE_UNREAD)
+            )
             entry.release()
             return
         sha, info = r.result.digests.sha256, r.info
@@ -239,13 +243,24 @@ class _ItemRun:
         container = info.container
         descend = container is not None
         if descend and frame.depth + 1 > self.limits.archive_max_depth:
-            self._warn(EntryWarning(entry.provenance, "archive", "archive-depth",
-                                    f"nested deeper than {self.limits.archive_max_depth} archives"))
+            self._warn(
+                EntryWarning(
+                    entry.provenance,
+                    "archive",
+                    "archive-depth",
+                    f"nested deeper than {self.limits.archive_max_depth} archives",
+                )
+            )
             descend = False
         key = prov.key(entry.provenance)
-        row = file_row(self.ev.id, entry, sha256=sha,
-                       state=schema.STATE_OPEN if descend else schema.STATE_DONE,
-                       container=container, extension_mismatch=info.extension_mismatch)
+        row = file_row(
+            self.ev.id,
+            entry,
+            sha256=sha,
+            state=schema.STATE_OPEN if descend else schema.STATE_DONE,
+            container=container,
+            extension_mismatch=info.extension_mismatch,
+        )
         self._place_file(frame, entry, row, r, inflight)
         if descend and container is not None:
             self._descend(frame, entry, key, container, stack)
@@ -253,7 +268,11 @@ class _ItemRun:
             entry.release()
 
     def _place_file(
-        self, frame: _Frame, entry: Entry, row: dict[str, Any], r: _Read,
+        self,
+        frame: _Frame,
+        entry: Entry,
+        row: dict[str, Any],
+        r: _Read,
         inflight: dict[Future[Any], Any],
     ) -> None:
         """Write the file row now if its content is recorded, else after its analysis."""
@@ -286,8 +305,13 @@ class _ItemRun:
                 entry.release()
 
     def _emit_file(
-        self, frame: _Frame, entry: Entry, row: dict[str, Any], error: str | None = None,
-        stage: str | None = None, detail: str = "",
+        self,
+        frame: _Frame,
+        entry: Entry,
+        row: dict[str, Any],
+        error: str | None = None,
+        stage: str | None = None,
+        detail: str = "",
     ) -> None:
         """Queue a file row (and its content's warning); the member now counts as written."""
         self.writer.add_file(row)
@@ -298,11 +322,15 @@ class _ItemRun:
         if row["state"] != schema.STATE_OPEN:  # an open container's own frame stands for it
             self._maybe_finish(frame)
 
-    def _descend(self, frame: _Frame, entry: Entry, key: str, container: str,
-                 stack: list[_Frame]) -> None:
+    def _descend(
+        self, frame: _Frame, entry: Entry, key: str, container: str, stack: list[_Frame]
+    ) -> None:
         child = _Frame(
             open_container(entry, container, self.limits, self.spool),
-            depth=frame.depth + 1, parent=frame, entry=entry, key=key,
+            depth=frame.depth + 1,
+            parent=frame,
+            entry=entry,
+            key=key,
         )
         frame.outstanding += 1
         stack.append(child)
@@ -320,4 +348,3 @@ class _ItemRun:
     def _warn(self, w: EntryWarning) -> None:
         self.warnings += 1
         self.writer.add_warning(warning_row(self.ev.id, w))
-

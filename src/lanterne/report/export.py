@@ -18,10 +18,31 @@ from lanterne.case.workspace import Case
 FORMATS = ("jsonl", "csv", "hashdeep")
 
 COLUMNS = (
-    "evidence", "path", "provenance", "name", "size", "md5", "sha1", "sha256", "mime", "kind",
-    "extension_mismatch", "deleted", "state", "pdq", "pdq_quality", "width", "height",
-    "camera_make", "camera_model", "camera_serial", "taken_at", "gps_lat", "gps_lon",
-    "mtime", "error",
+    "evidence",
+    "path",
+    "provenance",
+    "name",
+    "size",
+    "md5",
+    "sha1",
+    "sha256",
+    "mime",
+    "kind",
+    "extension_mismatch",
+    "deleted",
+    "state",
+    "pdq",
+    "pdq_quality",
+    "width",
+    "height",
+    "camera_make",
+    "camera_model",
+    "camera_serial",
+    "taken_at",
+    "gps_lat",
+    "gps_lon",
+    "mtime",
+    "error",
 )
 
 
@@ -30,11 +51,31 @@ def file_rows(case: Case) -> Iterator[dict[str, Any]]:
     f, c, e = schema.file, schema.content, schema.evidence
     query = (
         select(
-            e.c.label.label("evidence"), f.c.path, f.c.provenance, f.c.name, f.c.size,
-            c.c.md5, c.c.sha1, f.c.sha256, c.c.mime, c.c.kind, f.c.extension_mismatch,
-            f.c.deleted, f.c.state, c.c.pdq, c.c.pdq_quality, c.c.width, c.c.height,
-            c.c.camera_make, c.c.camera_model, c.c.camera_serial, c.c.taken_at, c.c.gps_lat,
-            c.c.gps_lon, f.c.mtime, c.c.error,
+            e.c.label.label("evidence"),
+            f.c.path,
+            f.c.provenance,
+            f.c.name,
+            f.c.size,
+            c.c.md5,
+            c.c.sha1,
+            f.c.sha256,
+            c.c.mime,
+            c.c.kind,
+            f.c.extension_mismatch,
+            f.c.deleted,
+            f.c.state,
+            c.c.pdq,
+            c.c.pdq_quality,
+            c.c.width,
+            c.c.height,
+            c.c.camera_make,
+            c.c.camera_model,
+            c.c.camera_serial,
+            c.c.taken_at,
+            c.c.gps_lat,
+            c.c.gps_lon,
+            f.c.mtime,
+            c.c.error,
         )
         .select_from(f.join(e, f.c.evidence_id == e.c.id).outerjoin(c, f.c.sha256 == c.c.sha256))
         .order_by(e.c.id, f.c.path, f.c.id)

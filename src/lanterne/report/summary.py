@@ -31,8 +31,9 @@ def summarize(case: Case) -> dict[str, Any]:
         by_kind = {
             r.kind: {"contents": r.n, "bytes": int(r.b or 0)}
             for r in conn.execute(
-                select(c.c.kind, func.count().label("n"), func.sum(c.c.size).label("b"))
-                .group_by(c.c.kind)
+                select(c.c.kind, func.count().label("n"), func.sum(c.c.size).label("b")).group_by(
+                    c.c.kind
+                )
             )
         }
         for r in conn.execute(
@@ -92,8 +93,9 @@ def summarize(case: Case) -> dict[str, Any]:
 def _item(conn: Any, ev: Any) -> dict[str, Any]:
     f, c, w = schema.file, schema.content, schema.warning
     files, nbytes, contents = conn.execute(
-        select(func.count(), func.coalesce(func.sum(f.c.size), 0), func.count(distinct(f.c.sha256)))
-        .where(f.c.evidence_id == ev.id)
+        select(
+            func.count(), func.coalesce(func.sum(f.c.size), 0), func.count(distinct(f.c.sha256))
+        ).where(f.c.evidence_id == ev.id)
     ).one()
     kinds = {
         r.kind: r.n
