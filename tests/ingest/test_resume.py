@@ -65,9 +65,14 @@ def test_resume_after_kill_loses_nothing(tmp_path: Path, db_url: str | None) -> 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "lanterne.cli", "ingest", str(case_dir), "--workers", "2"]
     mid_run_kills = 0
-    for _ in range(6):
+    for _ in range(8):
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.0, 3.0))
+        # wait until this run has committed something new, then kill at a random moment
+        with Case.open(case_dir) as victim:
+            before = victim.store.count(schema.file)
+            while proc.poll() is None and victim.store.count(schema.file) == before:
+                time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
         if proc.poll() is not None:
             break
         proc.send_signal(signal.SIGKILL)

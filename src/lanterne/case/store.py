@@ -211,7 +211,12 @@ class CaseStore:
             stmt = sqlite.insert(table).on_conflict_do_nothing()
         else:  # pragma: no cover - only SQLite and PostgreSQL are supported
             raise UserError(f"unsupported database {self.dialect}; use SQLite or PostgreSQL")
-        conn.execute(stmt, list(rows))
+        # an executemany takes its columns from the first row: group rows by their key set
+        groups: dict[frozenset[str], list[Mapping[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(frozenset(row), []).append(row)
+        for group in groups.values():
+            conn.execute(stmt, group)
 
     # ------------------------------------------------------------------ reads
     def count(self, table: Any, *where: Any) -> int:

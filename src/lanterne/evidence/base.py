@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, ClassVar
 
-from lanterne.config import Limits
 from lanterne.provenance import Provenance
 
 
