@@ -39,17 +39,41 @@ def helpers_alive() -> list[threading.Thread]:
 
 
 @contextmanager
-def small_sizes(chunk: int = 4096, threshold: int = 3 * 4096) -> Iterator[None]:
-    """Shrink the chunk and split threshold so that kilobytes exercise the split mode.
+def small_sizes(chunk: int = 4096, threshold: int = 3 * 4096, cpus: int = 64) -> Iterator[None]:
+    """Shrink the chunk and split threshold so that kilobytes exercise the split mode, and
+    pretend there are ``cpus`` CPUs (so that splitting does not depend on the test machine).
 
     A context manager rather than the monkeypatch fixture so Hypothesis tests can use it.
     """
-    saved = digest_module.CHUNK_SIZE, digest_module.SPLIT_THRESHOLD
-    digest_module.CHUNK_SIZE, digest_module.SPLIT_THRESHOLD = chunk, threshold
+    saved = digest_module.CHUNK_SIZE, digest_module.SPLIT_THRESHOLD, digest_module.CPUS
+    digest_module.CHUNK_SIZE, digest_module.SPLIT_THRESHOLD, digest_module.CPUS = (
+        chunk,
+        threshold,
+        cpus,
+    )
     try:
         yield
     finally:
-        digest_module.CHUNK_SIZE, digest_module.SPLIT_THRESHOLD = saved
+        digest_module.CHUNK_SIZE, digest_module.SPLIT_THRESHOLD, digest_module.CPUS = saved
+
+
+@pytest.fixture
+def many_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(digest_module, "CPUS", 64)
+
+
+@pytest.fixture
+def splits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the calls that went to split mode (one entry per call)."""
+    calls: list[int] = []
+    real = digest_module._hash_split
+
+    def spy(*args: Any) -> None:
+        calls.append(1)
+        real(*args)
+
+    monkeypatch.setattr(digest_module, "_hash_split", spy)
+    return calls
 
 
 class TrickleStream(io.RawIOBase):
@@ -141,7 +165,9 @@ def test_negative_keep_is_refused() -> None:
         digest_stream(io.BytesIO(b"x"), keep=-1)
 
 
-def test_real_file_larger_than_split_threshold(tmp_path: Path) -> None:
+def test_real_file_larger_than_split_threshold(
+    tmp_path: Path, many_cpus: None, splits: list[int]
+) -> None:
     """With the shipped sizes: a file past the threshold goes through the split mode."""
     data = random.Random(2).randbytes(digest_module.SPLIT_THRESHOLD + 3 * 1024 * 1024 + 17)
     path = tmp_path / "big.bin"
@@ -152,7 +178,22 @@ def test_real_file_larger_than_split_threshold(tmp_path: Path) -> None:
     assert result.head == data[:HEAD_SIZE]
     assert result.data is None
     assert digest_bytes(data) == expected(data)
+    assert splits == [1]
     assert helpers_alive() == []
+
+
+def test_small_files_and_busy_cpus_stay_single_threaded(splits: list[int]) -> None:
+    data = random.Random(8).randbytes(100_000)
+    with small_sizes(cpus=1):  # the caller's own thread already uses the only CPU
+        assert digest_stream(io.BytesIO(data)).digests == expected(data)
+    assert splits == []
+    with small_sizes(threshold=200_000):  # below the threshold
+        assert digest_stream(io.BytesIO(data)).digests == expected(data)
+    assert splits == []
+    with small_sizes(cpus=2):
+        assert digest_stream(io.BytesIO(data)).digests == expected(data)
+    assert splits == [1]
+    assert digest_module._hashing.count == 0
 
 
 @settings(max_examples=60, deadline=None)
@@ -229,12 +270,14 @@ def test_oserror_mid_read_propagates_and_leaves_no_thread(fail_after: int) -> No
     assert helpers_alive() == []
 
 
-def test_oserror_mid_read_of_real_sized_chunks() -> None:
+def test_oserror_mid_read_of_real_sized_chunks(many_cpus: None, splits: list[int]) -> None:
     data = random.Random(7).randbytes(digest_module.SPLIT_THRESHOLD + 4 * 1024 * 1024)
     stream = TrickleStream(data, [1 << 20], fail_after=digest_module.SPLIT_THRESHOLD + 1_500_000)
     with pytest.raises(OSError, match="simulated bad sector"):
         call_with_timeout(digest_stream, stream)
+    assert splits == [1]
     assert helpers_alive() == []
+    assert digest_module._hashing.count == 0
 
 
 def test_error_in_helper_thread_reaches_caller(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lanterne import provenance as prov
@@ -79,13 +80,8 @@ class _Read:
     result: ReadResult | None = None
     info: TypeInfo | None = None
     error: str | None = None
-
-
-@dataclass(eq=False)
-class _Pending:
-    """File rows waiting for their content's analysis to finish."""
-
-    rows: list[tuple[_Frame, Entry, dict[str, Any]]] = field(default_factory=list)
+    child: _Frame | None = None
+    """For a container being walked: the frame of its members."""
 
 
 class Ingestor:
@@ -124,7 +120,13 @@ class _ItemRun:
         self.writer = BatchWriter(ing.store)
         self.known: dict[str, KnownOccurrence] = {}
         self.contents: dict[str, str | None] = {}  # sha256 -> analysis error, for written ones
-        self.pending: dict[str, _Pending] = {}  # sha256 -> rows waiting for its analysis
+        # sha256 -> file rows waiting for that content's analysis
+        self.pending: dict[str, list[tuple[_Read, dict[str, Any]]]] = {}
+        self.unplaced: list[tuple[_Read, dict[str, Any]]] = []  # read, content not yet looked up
+        self.unplaced_bytes = 0
+        self.placed_at = time.monotonic()
+        self.stack: list[_Frame] = []
+        self.inflight: dict[Future[Any], str | None] = {}  # analysis futures carry the SHA-256
         self.files = self.bytes = self.new_contents = self.warnings = 0
 
     # ------------------------------------------------------------------ driver
@@ -135,20 +137,19 @@ class _ItemRun:
         store.set_evidence_status(ev.id, "ingesting")
         self.known = store.known_occurrences(ev.id)
         source = source_for(ev)
-        root = _Frame(source.walk((Step("evidence", ev.label),)), depth=0)
+        self.stack = [_Frame(source.walk((Step("evidence", ev.label),)), depth=0)]
         self.ing.progress.start(f"ingesting {ev.label}", ev.size)
-        stack: list[_Frame] = [root]
-        inflight: dict[Future[Any], Any] = {}
         try:
             with ThreadPoolExecutor(self.ing.workers, thread_name_prefix="ingest") as pool:
                 self.pool = pool
-                while stack or inflight:
-                    while stack and len(inflight) < self.ing.max_inflight:
-                        self._next_item(stack, inflight)
-                    if inflight:
-                        done, _ = wait(list(inflight), timeout=1.0, return_when=FIRST_COMPLETED)
+                while self.stack or self.inflight or self.unplaced:
+                    while self.stack and len(self.inflight) < self.ing.max_inflight:
+                        self._next_item()
+                    if self.inflight:
+                        done, _ = wait(self.inflight, timeout=0.5, return_when=FIRST_COMPLETED)
                         for fut in done:
-                            self._completed(inflight.pop(fut), fut, stack, inflight)
+                            self._completed(self.inflight.pop(fut), fut)
+                    self._place_unplaced(force=not self.stack or not self.inflight)
                     self.writer.maybe_flush()
             self.writer.flush()
         finally:
@@ -156,8 +157,8 @@ class _ItemRun:
             shutil.rmtree(self.spool, ignore_errors=True)
         store.set_evidence_status(ev.id, "done")
 
-    def _next_item(self, stack: list[_Frame], inflight: dict[Future[Any], Any]) -> None:
-        frame = stack[-1]
+    def _next_item(self) -> None:
+        frame = self.stack[-1]
         try:
             item = next(frame.items, None)
         except CorruptData as exc:  # the container could not be walked (further)
@@ -173,7 +174,7 @@ class _ItemRun:
             item = None
         if item is None:
             frame.exhausted = True
-            stack.pop()
+            self.stack.pop()
             self._maybe_finish(frame)
             return
         if isinstance(item, EntryWarning):
@@ -183,12 +184,12 @@ class _ItemRun:
         seen = self.known.get(key)
         if seen is not None:
             if seen.state == schema.STATE_OPEN and seen.container:
-                self._descend(frame, item, key, seen.container, stack)
+                self._descend(frame, item, key, seen.container)
             else:
                 item.release()
             return
         frame.outstanding += 1
-        inflight[self.pool.submit(self._read, frame, item)] = None
+        self.inflight[self.pool.submit(self._read, frame, item)] = None
 
     # ------------------------------------------------------------ worker tasks
     def _read(self, frame: _Frame, entry: Entry) -> _Read:
@@ -218,113 +219,119 @@ class _ItemRun:
             return ContentResult(row, r.info.kind, repr(exc))
 
     # ------------------------------------------------------------- completions
-    def _completed(
-        self, tag: Any, fut: Future[Any], stack: list[_Frame], inflight: dict[Future[Any], Any]
-    ) -> None:
-        if isinstance(tag, str):  # an analysis finished: tag is the SHA-256
-            self._content_done(tag, fut.result())
+    def _completed(self, sha: str | None, fut: Future[Any]) -> None:
+        if sha is not None:  # an analysis finished
+            self._content_done(sha, fut.result())
             return
         r: _Read = fut.result()
         frame, entry = r.frame, r.entry
         self.files += 1
-        if frame.depth == 0:
-            self.ing.progress.advance(files=1, nbytes=entry.size or 0)
-        else:
-            self.ing.progress.advance(files=1)
+        self.ing.progress.advance(files=1, nbytes=(entry.size or 0) if frame.depth == 0 else 0)
         if r.error is not None or r.result is None or r.info is None:
             self._warn(EntryWarning(entry.provenance, "read", "unreadable", r.error or ""))
-            self._emit_file(
-                frame, entry, file_row(self.ev.id, entry, sha256=None, state=schema.STATE_UNREAD)
-            )
+            self._emit_file(r, file_row(self.ev.id, entry, sha256=None, state=schema.STATE_UNREAD))
             entry.release()
             return
-        sha, info = r.result.digests.sha256, r.info
         self.bytes += r.result.digests.size
-        container = info.container
-        descend = container is not None
-        if descend and frame.depth + 1 > self.limits.archive_max_depth:
+        container = r.info.container
+        if container is not None and frame.depth + 1 > self.limits.archive_max_depth:
+            limit = self.limits.archive_max_depth
             self._warn(
                 EntryWarning(
                     entry.provenance,
                     "archive",
                     "archive-depth",
-                    f"nested deeper than {self.limits.archive_max_depth} archives",
+                    f"nested deeper than {limit} archives",
                 )
             )
-            descend = False
-        key = prov.key(entry.provenance)
+            container = None
         row = file_row(
             self.ev.id,
             entry,
-            sha256=sha,
-            state=schema.STATE_OPEN if descend else schema.STATE_DONE,
-            container=container,
-            extension_mismatch=info.extension_mismatch,
+            sha256=r.result.digests.sha256,
+            state=schema.STATE_OPEN if container else schema.STATE_DONE,
+            container=r.info.container,
+            extension_mismatch=r.info.extension_mismatch,
         )
-        self._place_file(frame, entry, row, r, inflight)
-        if descend and container is not None:
-            self._descend(frame, entry, key, container, stack)
-        elif sha not in self.pending:  # its analysis (if any) no longer needs the bytes
-            entry.release()
+        self.unplaced.append((r, row))
+        self.unplaced_bytes += len(r.result.data or b"")
+        if container is not None:
+            r.child = self._descend(frame, entry, prov.key(entry.provenance), container)
+            r.child.outstanding += 1  # its members are not done before its own row is written
 
-    def _place_file(
-        self,
-        frame: _Frame,
-        entry: Entry,
-        row: dict[str, Any],
-        r: _Read,
-        inflight: dict[Future[Any], Any],
-    ) -> None:
+    def _place_unplaced(self, force: bool) -> None:
+        """Look up, in one query, which read contents the store already has; place their rows.
+
+        Batched because a query per file would make the single writer thread the bottleneck.
+        """
+        if not self.unplaced or not (
+            force
+            or len(self.unplaced) >= 512
+            or self.unplaced_bytes >= 128 << 20
+            or time.monotonic() - self.placed_at > 0.5
+        ):
+            return
+        unknown = {
+            row["sha256"]
+            for _, row in self.unplaced
+            if row["sha256"] not in self.contents and row["sha256"] not in self.pending
+        }
+        if unknown:
+            self.contents.update(self.ing.store.existing_contents_errors(unknown))
+        batch, self.unplaced, self.unplaced_bytes = self.unplaced, [], 0
+        self.placed_at = time.monotonic()
+        for r, row in batch:
+            self._place_file(r, row)
+
+    def _place_file(self, r: _Read, row: dict[str, Any]) -> None:
         """Write the file row now if its content is recorded, else after its analysis."""
         assert r.result is not None and r.info is not None
         sha = row["sha256"]
         if sha in self.pending:
-            self.pending[sha].rows.append((frame, entry, row))
-            return
-        if sha not in self.contents:
-            self.contents.update(self.ing.store.existing_contents_errors([sha]))
-        if sha in self.contents:
-            self._emit_file(frame, entry, row, self.contents[sha])
-            return
-        self.new_contents += 1
-        if needs_analysis(r.info):
-            self.pending[sha] = _Pending([(frame, entry, row)])
-            inflight[self.pool.submit(self._analyze, r)] = sha
+            self.pending[sha].append((r, row))
+        elif sha in self.contents:
+            self._emit_file(r, row, self.contents[sha])
+        elif needs_analysis(r.info):
+            self.new_contents += 1
+            self.pending[sha] = [(r, row)]
+            self.inflight[self.pool.submit(self._analyze, r)] = sha
+            return  # the analysis still needs the entry's bytes
         else:
+            self.new_contents += 1
             self.contents[sha] = None
             self.writer.add_content(base_row(r.result, r.info))
-            self._emit_file(frame, entry, row)
+            self._emit_file(r, row)
+        if r.child is None:
+            r.entry.release()
 
     def _content_done(self, sha: str, result: ContentResult) -> None:
         self.contents[sha] = result.error
         self.writer.add_content(result.row)
-        waiting = self.pending.pop(sha)
-        for frame, entry, row in waiting.rows:
-            self._emit_file(frame, entry, row, result.error, result.stage, result.detail)
-            if row["state"] != schema.STATE_OPEN:
-                entry.release()
+        for r, row in self.pending.pop(sha):
+            self._emit_file(r, row, result.error, result.stage, result.detail)
+            if r.child is None:
+                r.entry.release()
 
     def _emit_file(
         self,
-        frame: _Frame,
-        entry: Entry,
+        r: _Read,
         row: dict[str, Any],
         error: str | None = None,
         stage: str | None = None,
         detail: str = "",
     ) -> None:
-        """Queue a file row (and its content's warning); the member now counts as written."""
+        """Queue a file row (and its content's warning): the file counts as written."""
         self.writer.add_file(row)
         if error is not None:
-            kind = stage or "content"
-            self._warn(EntryWarning(entry.provenance, kind, error, detail))
-        frame.outstanding -= 1
-        if row["state"] != schema.STATE_OPEN:  # an open container's own frame stands for it
-            self._maybe_finish(frame)
+            self._warn(EntryWarning(r.entry.provenance, stage or "content", error, detail))
+        r.frame.outstanding -= 1
+        if r.child is not None:
+            r.child.outstanding -= 1
+            self._maybe_finish(r.child)
+        else:
+            self._maybe_finish(r.frame)
 
-    def _descend(
-        self, frame: _Frame, entry: Entry, key: str, container: str, stack: list[_Frame]
-    ) -> None:
+    def _descend(self, frame: _Frame, entry: Entry, key: str, container: str) -> _Frame:
         child = _Frame(
             open_container(entry, container, self.limits, self.spool),
             depth=frame.depth + 1,
@@ -333,17 +340,24 @@ class _ItemRun:
             key=key,
         )
         frame.outstanding += 1
-        stack.append(child)
+        self.stack.append(child)
+        return child
 
-    def _maybe_finish(self, frame: _Frame) -> None:
-        while frame.exhausted and frame.outstanding == 0 and frame.entry is not None:
-            assert frame.key is not None and frame.parent is not None
+    def _maybe_finish(self, frame: _Frame | None) -> None:
+        """Close finished container frames, innermost first, marking their rows done."""
+        while (
+            frame is not None
+            and frame.exhausted
+            and frame.outstanding == 0
+            and frame.entry is not None
+        ):
+            assert frame.key is not None
             self.writer.container_done(self.ev.id, frame.key)
             frame.entry.release()
             frame.entry = None
-            parent = frame.parent
-            parent.outstanding -= 1
-            frame = parent
+            if frame.parent is not None:
+                frame.parent.outstanding -= 1
+            frame = frame.parent
 
     def _warn(self, w: EntryWarning) -> None:
         self.warnings += 1
