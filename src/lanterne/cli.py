@@ -42,6 +42,17 @@ out = Console()
 CaseArg = Annotated[Path, typer.Argument(help="The case folder.")]
 
 
+@app.callback()
+def _main() -> None:
+    """Lanterne: one case from everything seized in an operation."""
+    from lanterne.evidence.registry import load_plugins
+
+    try:
+        load_plugins()
+    except LanterneError as exc:
+        _fail(exc)
+
+
 class RichProgress:
     """Progress bars with file counts, bytes, throughput and ETA."""
 

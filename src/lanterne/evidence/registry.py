@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from lanterne.analyze.filetype import identify
@@ -27,6 +28,22 @@ def register_source(cls: type[EvidenceSource]) -> None:
 
 register_source(FolderSource)
 register_source(FileSource)
+
+ENTRY_POINT_GROUP = "lanterne.evidence_sources"
+
+
+def load_plugins() -> list[str]:
+    """Register the evidence sources other packages declare under the entry-point group
+    ``lanterne.evidence_sources``; returns their names. Explicit: nothing loads on import."""
+    loaded = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        cls = ep.load()
+        if not (isinstance(cls, type) and issubclass(cls, EvidenceSource)):
+            raise UserError(f"entry point {ep.name!r} ({ep.value}) is not an EvidenceSource")
+        if SOURCES.get(cls.NAME) is not cls:
+            register_source(cls)
+            loaded.append(cls.NAME)
+    return loaded
 
 
 def source_for(record: EvidenceRecord) -> EvidenceSource:

@@ -21,6 +21,7 @@ followed by another run gives exactly the rows of an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -155,6 +156,8 @@ class _ItemRun:
         finally:
             self.ing.progress.finish()
             shutil.rmtree(self.spool, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self.ing.case.tmp.rmdir()  # only when empty: another run may be spooling there
         store.set_evidence_status(ev.id, "done")
 
     def _next_item(self) -> None:
