@@ -103,3 +103,17 @@ def test_evidence_errors_change_nothing(tmp_path: Path, seized: Path) -> None:
     listing = _run("evidence", "list", case)
     assert "PC-01" in listing and "SELF" not in listing and " X " not in listing
     assert "not a Lanterne case" in _run("summary", str(tmp_path / "nowhere"), code=2)
+
+
+def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
+    case = tmp_path / "demo"
+    out = _run("demo", str(case), "--workers", "2")
+    assert "Demo operation (synthetic)" in out
+    summary = json.loads(_run("summary", str(case), "--json"))
+    assert summary["items"] == 5
+    assert all(ev["status"] == "done" for ev in summary["evidence"])
+    assert summary["pictures"]["contents"] > 20
+    assert summary["warnings_by_reason"]["path-traversal"] >= 1
+    # running it again re-uses the case and changes nothing
+    _run("demo", str(case))
+    assert json.loads(_run("summary", str(case), "--json"))["files"] == summary["files"]
