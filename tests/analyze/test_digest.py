@@ -154,6 +154,7 @@ def test_head_is_first_64_kib_and_data_only_up_to_keep() -> None:
     kept = digest_stream(io.BytesIO(data), keep=len(data))
     assert kept.head == data[:HEAD_SIZE]
     assert kept.data == data
+    assert type(kept.data) is bytes and type(kept.head) is bytes
     not_kept = digest_stream(io.BytesIO(data), keep=len(data) - 1)
     assert not_kept.data is None
     assert not_kept.head == data[:HEAD_SIZE]

@@ -39,8 +39,6 @@ from typing import Any
 
 import magic
 
-from lanterne.errors import CorruptData
-
 __all__ = ["CONTAINERS", "KINDS", "TypeInfo", "expected_extensions", "identify"]
 
 KINDS = (
@@ -344,8 +342,10 @@ def _libmagic_mime(head: bytes) -> str:
         _cookie.magic = magic.Magic(mime=True)
     try:
         mime = _cookie.magic.from_buffer(head)
-    except magic.MagicException as exc:
-        raise CorruptData("unidentifiable", f"libmagic: {exc}") from exc
+    except magic.MagicException:
+        # libmagic gave up on these bytes (a limit of the tool, not damage to the evidence):
+        # the file is still recorded, hashed and matched, as unknown data
+        return UNKNOWN_MIME
     return str(mime)
 
 
@@ -374,7 +374,7 @@ def _looks_like_mpeg_ts(head: bytes) -> str | None:
 def identify(head: bytes, name: str, size: int) -> TypeInfo:
     """Type of a file from its first bytes (``head``, up to 64 KiB), its name and its size.
 
-    Raises :class:`~lanterne.errors.CorruptData` (``unidentifiable``) if libmagic fails on it.
+    Never raises for any bytes: what libmagic cannot classify is ``application/octet-stream``.
     """
     if size == 0:
         return TypeInfo(EMPTY_MIME, "empty", None, False, ())

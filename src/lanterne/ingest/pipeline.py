@@ -197,16 +197,15 @@ class _ItemRun:
     # ------------------------------------------------------------ worker tasks
     def _read(self, frame: _Frame, entry: Entry) -> _Read:
         r = _Read(frame, entry)
+        keep = KEEP_BYTES if entry.size is None or entry.size <= KEEP_BYTES else 0
         try:
             with entry.open() as stream:
-                r.result = digest_stream(stream, keep=KEEP_BYTES)
+                r.result = digest_stream(stream, keep=keep)
+            r.info = identify(r.result.head, entry.name, r.result.digests.size)
         except OSError as exc:
             r.error = exc.strerror or str(exc)
-            return r
         except Exception as exc:  # a reader bug must cost one file, not the run
-            r.error = f"internal error: {exc!r}"
-            return r
-        r.info = identify(r.result.head, entry.name, r.result.digests.size)
+            r.error = f"{type(exc).__name__}: {exc}"
         return r
 
     def _analyze(self, r: _Read) -> ContentResult:
