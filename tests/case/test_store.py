@@ -103,3 +103,12 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="cannot open the case database"):
         Case.init(tmp_path / "c", db_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert not (tmp_path / "c").exists()
+
+
+def test_migrations_build_exactly_the_schema(case: Case) -> None:
+    """The ordered migrations and schema.py describe the same tables, on every database."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with case.store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []

@@ -8,6 +8,7 @@ Hex digests are lowercase; times are timezone-aware UTC.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -100,14 +101,23 @@ content = Table(
     Index("ix_content_kind", "kind"),
 )
 
+
+def _located() -> list[Column[Any]]:
+    """Columns of every row that stands for a place in the evidence: the item, the provenance
+    chain (JSON), its fixed-size key (unique per item) and the path a person reads."""
+    return [
+        Column("id", Integer, primary_key=True),
+        Column("evidence_id", Integer, ForeignKey("evidence.id"), nullable=False),
+        Column("provenance_key", String(64), nullable=False),
+        Column("provenance", Text, nullable=False),
+        Column("path", Text, nullable=False),
+    ]
+
+
 file = Table(
     "file",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("evidence_id", Integer, ForeignKey("evidence.id"), nullable=False),
-    Column("provenance_key", String(64), nullable=False),
-    Column("provenance", Text, nullable=False),
-    Column("path", Text, nullable=False),
+    *_located(),
     Column("name", Text, nullable=False),
     Column("size", BigInteger),
     Column("sha256", String(64), ForeignKey("content.sha256")),
@@ -126,11 +136,7 @@ file = Table(
 warning = Table(
     "warning",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("evidence_id", Integer, ForeignKey("evidence.id"), nullable=False),
-    Column("provenance_key", String(64), nullable=False),
-    Column("provenance", Text, nullable=False),
-    Column("path", Text, nullable=False),
+    *_located(),
     Column("stage", String(32), nullable=False),
     Column("reason", String(64), nullable=False),
     Column("detail", Text, nullable=False, server_default=""),

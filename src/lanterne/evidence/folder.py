@@ -28,6 +28,20 @@ def _step_name(name: str) -> tuple[str, str | None]:
     return decode_name(os.fsencode(name))
 
 
+def _entry(chain: Provenance, name: str, path: Path, st: os.stat_result) -> Entry:
+    """A regular file on this machine's file system, read in place."""
+    return Entry(
+        provenance=chain,
+        name=name,
+        size=st.st_size,
+        opener=path_opener(path),
+        mtime=_time(st.st_mtime),
+        atime=_time(st.st_atime),
+        ctime=_time(st.st_ctime),
+        local_path=path,
+    )
+
+
 class FolderSource(EvidenceSource):
     NAME = "folder"
 
@@ -73,17 +87,7 @@ class FolderSource(EvidenceSource):
             elif stat.S_ISDIR(st.st_mode):
                 yield from self._walk_dir(Path(de.path), rel_path, root)
             elif stat.S_ISREG(st.st_mode):
-                path = Path(de.path)
-                yield Entry(
-                    provenance=prov,
-                    name=text,
-                    size=st.st_size,
-                    opener=path_opener(path),
-                    mtime=_time(st.st_mtime),
-                    atime=_time(st.st_atime),
-                    ctime=_time(st.st_ctime),
-                    local_path=path,
-                )
+                yield _entry(prov, text, Path(de.path), st)
             else:
                 yield EntryWarning(
                     prov,
@@ -106,18 +110,8 @@ class FileSource(EvidenceSource):
         return path.is_file()
 
     def walk(self, root: Provenance) -> Iterator[Item]:
-        st = self.path.stat()
         text, raw = _step_name(self.path.name)
-        yield Entry(
-            provenance=root + (Step("file", text, raw),),
-            name=text,
-            size=st.st_size,
-            opener=path_opener(self.path),
-            mtime=_time(st.st_mtime),
-            atime=_time(st.st_atime),
-            ctime=_time(st.st_ctime),
-            local_path=self.path,
-        )
+        yield _entry(root + (Step("file", text, raw),), text, self.path, self.path.stat())
 
 
 def folder_size(root: Path) -> int:
