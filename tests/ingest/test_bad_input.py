@@ -77,3 +77,31 @@ def test_nothing_is_written_outside_the_case(
     assert left <= {"case.toml", "case.db", "case.db-wal", "case.db-shm", "thumbnails"}
     assert not any(p.is_symlink() for p in small.rglob("*"))
     assert os.listdir(small / "thumbnails")
+
+
+def test_a_reader_bug_costs_one_container_not_the_run(
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    from lanterne.ingest import pipeline
+
+    seized = tmp_path / "seized"
+    seized.mkdir()
+    with zipfile.ZipFile(seized / "a.zip", "w") as z:
+        z.writestr("x.txt", b"x")
+    (seized / "b.jpg").write_bytes(make_picture(4))
+
+    def broken(*args: object) -> object:
+        raise RuntimeError("simulated reader bug")
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(pipeline, "open_container", broken)
+    add_evidence(case, seized, "PC-01")
+    Ingestor(case, workers=2).run()
+    f, w = schema.file, schema.warning
+    files = {r.path: r.state for r in case.store.rows(select(f))}
+    assert files == {"a.zip": schema.STATE_DONE, "b.jpg": schema.STATE_DONE}
+    warnings = [(r.path, r.stage, r.reason) for r in case.store.rows(select(w))]
+    assert warnings == [("a.zip", "walk", "internal-error")]
+    assert case.store.list_evidence()[0].status == "done"

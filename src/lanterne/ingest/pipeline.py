@@ -162,18 +162,19 @@ class _ItemRun:
 
     def _next_item(self) -> None:
         frame = self.stack[-1]
+        where = frame.entry.provenance if frame.entry else (Step("evidence", self.ev.label),)
         try:
             item = next(frame.items, None)
         except CorruptData as exc:  # the container could not be walked (further)
-            self._warn(
-                EntryWarning(
-                    frame.entry.provenance if frame.entry else (), "archive", exc.reason, exc.detail
-                )
-            )
+            self._warn(EntryWarning(where, "archive", exc.reason, exc.detail))
             item = None
         except OSError as exc:
-            where = frame.entry.provenance if frame.entry else ()
             self._warn(EntryWarning(where, "read", "unreadable", exc.strerror or str(exc)))
+            item = None
+        except Exception as exc:  # a reader bug must cost one container, not the run
+            self._warn(
+                EntryWarning(where, "walk", "internal-error", f"{type(exc).__name__}: {exc}")
+            )
             item = None
         if item is None:
             frame.exhausted = True
