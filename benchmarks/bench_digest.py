@@ -12,6 +12,8 @@ and what remains is hashing and copying, which is what this module controls):
 (a) ``hashdeep -c md5,sha1,sha256 -r DIR``: the peer examiners use (skipped if not installed);
 (b) ours: :func:`lanterne.analyze.digest.digest_stream` over the tree from a thread pool, one file
     per worker, as the ingest pipeline uses it;
+(b') the whole ``lanterne ingest`` of the tree into a fresh case (registration, walk, reads,
+    digests, type identification, store writes);
 (c) the floor: hashlib over in-memory buffers with no reads at all. Two figures: "parallel" (each
     thread hashes its own buffer with all three digests: best case with many files) and
     "single stream" (MD5 on one thread, SHA-1 + SHA-256 on the other, over one buffer: best case
@@ -44,7 +46,10 @@ from pathlib import Path
 import numpy as np
 
 from lanterne.analyze.digest import CHUNK_SIZE, Digests, digest_stream
+from lanterne.case.workspace import Case
 from lanterne.evidence.base import path_opener
+from lanterne.evidence.registry import add_evidence
+from lanterne.ingest.pipeline import Ingestor
 
 MiB = 1 << 20
 
@@ -141,6 +146,7 @@ def main() -> int:
     size = args.size_mib * MiB
     total = args.files * size
     base = Path(tempfile.mkdtemp(prefix="bench-digest-", dir=args.dir))
+    cases = Path(tempfile.mkdtemp(prefix="bench-digest-cases-", dir=args.dir))
     try:
         print(
             f"tree: {args.files} x {args.size_mib} MiB under {base}; {os.cpu_count()} CPUs, "
@@ -183,6 +189,14 @@ def main() -> int:
             nonlocal ours_out
             ours_out = run_ours(paths, args.workers)
 
+        def pipeline_run() -> None:
+            """The whole ingest (walk, read, digests, type, store) into a fresh case."""
+            root = Path(tempfile.mkdtemp(dir=cases)) / "case"
+            with Case.init(root, "bench") as case:
+                add_evidence(case, base, "BENCH")
+                Ingestor(case, workers=args.workers).run()
+            shutil.rmtree(root.parent)
+
         has_peer = shutil.which("hashdeep") is not None
         if not has_peer:
             print("(a) hashdeep: not installed, skipped (apt-get install hashdeep)")
@@ -191,6 +205,7 @@ def main() -> int:
             "floor_one": (floor_single, max(1, total // fsize) * fsize),
             **({"peer": (peer_run, total)} if has_peer else {}),
             "ours": (ours_run, total),
+            "pipeline": (pipeline_run, total),
         }
         # Rounds interleave the measures so that a noisy moment (another process, a VM
         # neighbour) does not fall on one of them only; the best of the rounds is kept, for
@@ -213,6 +228,7 @@ def main() -> int:
         if has_peer:
             line("(a) hashdeep -c md5,sha1,sha256", "peer")
         line(f"(b) ours, digest_stream, {args.workers} workers", "ours")
+        line(f"(b') lanterne ingest, {args.workers} workers", "pipeline")
         line("(c) floor, parallel (2 threads)", "floor_par")
         line("    floor, single stream (split)", "floor_one")
         ours = mbs["ours"]
@@ -221,7 +237,9 @@ def main() -> int:
         which = "single stream" if args.files == 1 else "parallel"
         if peer is not None:
             print(f"ours / hashdeep = {ours / peer:.2f}x   (target >= 1.0x)")
+            print(f"lanterne ingest / hashdeep = {mbs['pipeline'] / peer:.2f}x")
         print(f"ours / floor ({which}) = {100 * ours / mbs[key]:.1f} %   (target >= 85 %)")
+        print(f"lanterne ingest / floor ({which}) = {100 * mbs['pipeline'] / mbs[key]:.1f} %")
         print(
             f"CPU per byte, floor / ours = {100 * cpu_gb[key] / cpu_gb['ours']:.1f} %"
             "   (the same ratio, less sensitive to a busy machine)"
@@ -240,6 +258,7 @@ def main() -> int:
         return 0
     finally:
         shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(cases, ignore_errors=True)
 
 
 if __name__ == "__main__":
