@@ -39,6 +39,11 @@ class Limits:
     """Longest side of the WebP thumbnail kept in the case folder."""
     pdq_decode_size: int = 512
     """Pictures are decoded reduced to about this size before PDQ (DCT scaling for JPEG)."""
+    # Ingest
+    batch_rows: int = 2000
+    """Rows written per transaction at most (a crash loses at most the batch in flight)."""
+    batch_seconds: float = 2.0
+    """A batch is written at least this often, however small."""
     # Videos
     video_probe_seconds: float = 10.0
     """Time budget to read a video's container facts."""

@@ -118,7 +118,7 @@ class _ItemRun:
         self.ev = ev
         self.limits = ing.limits
         self.spool = ing.case.tmp / f"ingest-{os.getpid()}"
-        self.writer = BatchWriter(ing.store)
+        self.writer = BatchWriter(ing.store, self.limits.batch_rows, self.limits.batch_seconds)
         self.known: dict[str, KnownOccurrence] = {}
         self.contents: dict[str, str | None] = {}  # sha256 -> analysis error, for written ones
         # sha256 -> file rows waiting for that content's analysis
