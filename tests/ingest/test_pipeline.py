@@ -155,3 +155,21 @@ def test_archive_evidence_file(case: Case, tmp_path: Path) -> None:
     files = _files(case)
     assert set(files) == {"usb.zip", "usb.zip!/DCIM/1.jpg", "usb.zip!/DCIM/2.jpg"}
     assert files["usb.zip!/DCIM/1.jpg"]["sha256"] == hashlib.sha256(pic).hexdigest()
+
+
+def test_videos_get_container_facts_and_cut_ones_a_warning(case: Case, tmp_path: Path) -> None:
+    from lanterne.synth.videos import make_video
+
+    seized = tmp_path / "seized"
+    seized.mkdir()
+    video = make_video(1, seconds=2.0, size=(320, 240), fps=10)
+    (seized / "clip.mp4").write_bytes(video)
+    (seized / "cut.mp4").write_bytes(video[: len(video) // 2])
+    _ingest(case, seized)
+    c, w = schema.content, schema.warning
+    good = next(case.store.rows(select(c).where(c.c.sha256 == hashlib.sha256(video).hexdigest())))
+    assert (good.kind, good.width, good.height, good.error) == ("video", 320, 240, None)
+    assert good.duration == pytest.approx(2.0, abs=0.2)
+    assert good.codec in ("h264", "mpeg4")
+    warnings = [(r.path, r.stage, r.reason) for r in case.store.rows(select(w))]
+    assert warnings == [("cut.mp4", "video", "truncated")]

@@ -68,6 +68,9 @@ def analyze_content(
     except OSError as exc:
         row["error"] = "unreadable"
         return ContentResult(row, stage, exc.strerror or str(exc))
+    if row.pop("truncated", False):  # facts from the header of a video cut short
+        row["error"] = "truncated"
+        return ContentResult(row, stage, "the file ends inside its boxes; facts from the header")
     return ContentResult(row)
 
 
@@ -115,4 +118,5 @@ def _video(entry: Entry, limits: Limits) -> dict[str, Any]:
         "duration": facts.duration,
         "codec": facts.codec,
         "fps": facts.fps,
+        "truncated": facts.truncated,
     }
