@@ -167,7 +167,7 @@ def test_videos_get_container_facts_and_cut_ones_a_warning(case: Case, tmp_path:
     (seized / "cut.mp4").write_bytes(video[: len(video) // 2])
     _ingest(case, seized)
     c, w = schema.content, schema.warning
-    good = next(case.store.rows(select(c).where(c.c.sha256 == hashlib.sha256(video).hexdigest())))
+    [good] = case.store.rows(select(c).where(c.c.sha256 == hashlib.sha256(video).hexdigest()))
     assert (good.kind, good.width, good.height, good.error) == ("video", 320, 240, None)
     assert good.duration == pytest.approx(2.0, abs=0.2)
     assert good.codec in ("h264", "mpeg4")

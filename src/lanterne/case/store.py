@@ -226,7 +226,9 @@ class CaseStore:
             )
 
     def rows(self, query: Any) -> Iterator[Row[Any]]:
-        """Stream the rows of a read-only query (server-side cursor where available)."""
+        """Stream the rows of a read-only query (server-side cursor where available).
+
+        Consume the iterator to its end (or close it): it holds a connection until then."""
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
             yield from result
