@@ -61,7 +61,13 @@ def from_json(text: str) -> Provenance:
 
 def key(chain: Provenance) -> str:
     """A fixed-size unique key for a chain (hex SHA-256 of its canonical JSON)."""
-    return hashlib.sha256(to_json(chain).encode("utf-8")).hexdigest()
+    return encode(chain)[1]
+
+
+def encode(chain: Provenance) -> tuple[str, str]:
+    """The canonical JSON of a chain and its key, serialising once."""
+    text = to_json(chain)
+    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def display_path(chain: Provenance) -> str:

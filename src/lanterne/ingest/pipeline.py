@@ -259,7 +259,7 @@ class _ItemRun:
         self.unplaced.append((r, row))
         self.unplaced_bytes += len(r.result.data or b"")
         if container is not None:
-            r.child = self._descend(frame, entry, prov.key(entry.provenance), container)
+            r.child = self._descend(frame, entry, row["provenance_key"], container)
             r.child.outstanding += 1  # its members are not done before its own row is written
 
     def _place_unplaced(self, force: bool) -> None:

@@ -19,10 +19,11 @@ def file_row(
     extension_mismatch: bool = False,
 ) -> dict[str, Any]:
     chain = entry.provenance
+    text, key = prov.encode(chain)
     return {
         "evidence_id": evidence_id,
-        "provenance_key": prov.key(chain),
-        "provenance": prov.to_json(chain),
+        "provenance_key": key,
+        "provenance": text,
         "path": prov.display_path(chain) or entry.name,
         "name": entry.name,
         "size": entry.size,
@@ -39,10 +40,11 @@ def file_row(
 
 
 def warning_row(evidence_id: int, w: EntryWarning) -> dict[str, Any]:
+    text, key = prov.encode(w.provenance)
     return {
         "evidence_id": evidence_id,
-        "provenance_key": prov.key(w.provenance),
-        "provenance": prov.to_json(w.provenance),
+        "provenance_key": key,
+        "provenance": text,
         "path": prov.display_path(w.provenance),
         "stage": w.stage,
         "reason": w.reason,
