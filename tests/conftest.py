@@ -50,3 +50,16 @@ def case(tmp_path: Path, db_url: str | None) -> Iterator[Case]:
         yield c
     finally:
         c.close()
+
+
+def need_tools(*names: str) -> None:
+    """Skip (fail under CI, which installs them) when Debian tools a test builds images with
+    are missing: ``.ci/run`` lists the packages."""
+    import shutil
+
+    missing = [n for n in names if shutil.which(n) is None]
+    if not missing:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must provide {', '.join(missing)} (see .ci/run)")
+    pytest.skip(f"needs {', '.join(missing)} (Debian packages listed in .ci/run)")
