@@ -127,21 +127,115 @@ def case_init(
 @evidence_app.command("add")
 def evidence_add(
     case: CaseArg,
-    path: Annotated[Path, typer.Argument(help="The seized folder or archive file.")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="The seized folder, archive, disk image (first segment: .E01, .001 …) "
+            "or phone extraction."
+        ),
+    ],
     label: Annotated[str, typer.Option(help="Unique label of the item, e.g. PC-07.")],
     suspect: Annotated[str | None, typer.Option(help="Whose item it is.")] = None,
     examiner: Annotated[str | None, typer.Option(help="Who registers it (default: you).")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="folder, file, archive, disk-image or phone (default: detected)."),
+    ] = None,
+    unlock: Annotated[
+        str | None,
+        typer.Option(
+            help="Password or recovery key of the image's encrypted volumes (BitLocker, "
+            "LUKS, FileVault, APFS)."
+        ),
+    ] = None,
 ) -> None:
-    """Register a seized item (a folder, or an archive file: zip, tar, 7z …)."""
+    """Register a seized item; its kind and, for disk images, format, volumes and acquisition
+    hashes are detected."""
     from lanterne.evidence.registry import add_evidence
 
     with _open(case) as c:
         try:
-            ev = add_evidence(c, path, label, suspect, examiner, RichProgress())
+            ev = add_evidence(c, path, label, suspect, examiner, RichProgress(), kind, unlock)
         except LanterneError as exc:
             _fail(exc)
         sha = f", SHA-256 {ev.sha256}" if ev.sha256 else ""
-        console.print(f"registered [bold]{ev.label}[/] ({ev.kind}, {ev.size or 0:,} bytes{sha})")
+        fmt = f" {ev.format}" if ev.format else ""
+        console.print(
+            f"registered [bold]{ev.label}[/] ({ev.kind}{fmt}, {ev.size or 0:,} bytes{sha})"
+        )
+        _print_details(ev.details_json)
+
+
+def _print_details(details: dict[str, Any]) -> None:
+    acq = details.get("acquisition") or {}
+    if acq:
+        console.print(
+            f"  acquisition hashes stored in the image: MD5 {acq.get('stored_md5') or '—'}, "
+            f"SHA-1 {acq.get('stored_sha1') or '—'}"
+        )
+        for k, v in sorted((acq.get("headers") or {}).items()):
+            console.print(f"  {k}: {v}")
+    for k in ("acquisition_error", "scan_error"):
+        if details.get(k):
+            console.print(f"  [yellow]{k.replace('_', ' ')}:[/] {details[k]}")
+    for v in details.get("volumes", []):
+        console.print(f"  file system {v['file_system']} at {v['path'] or '(whole image)'}")
+    for v in details.get("locked", []):
+        console.print(
+            f"  [yellow]encrypted {v['encryption']} volume at {v['path']}[/]: "
+            "not unlocked (register again with --unlock KEY to read it)"
+        )
+    if details.get("platform"):
+        console.print(f"  phone extraction: {details['platform']}")
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    case: CaseArg,
+    label: Annotated[str, typer.Argument(help="The item's label.")],
+    examiner: Annotated[str | None, typer.Option(help="Who verifies (default: you).")] = None,
+) -> None:
+    """Recompute an item's media hash and compare it with the hashes stored at acquisition
+    (EWF) or at registration; the outcome is recorded in the case."""
+    from lanterne.evidence.verify import verify_evidence
+
+    with _open(case) as c:
+        try:
+            v = verify_evidence(c, label, examiner, RichProgress())
+        except LanterneError as exc:
+            _fail(exc)
+        colour = {"match": "green", "no-stored-hash": "yellow"}.get(v["outcome"], "red")
+        console.print(f"[bold {colour}]{v['outcome']}[/]: {v['detail']}")
+        for name in ("md5", "sha1", "sha256"):
+            if v.get(name):
+                out.print(f"{name.upper():7} {v[name]}")
+        if v["outcome"] not in ("match", "no-stored-hash"):
+            raise typer.Exit(1)
+
+
+@evidence_app.command("show")
+def evidence_show(
+    case: CaseArg, label: Annotated[str, typer.Argument(help="The item's label.")]
+) -> None:
+    """An item's registration, image details, verifications and known application data."""
+    with _open(case) as c:
+        ev = c.store.evidence_by_label(label)
+        if ev is None:
+            _fail(LanterneError(f"no evidence item labelled {label!r} in this case"))
+            return
+        console.print(
+            f"[bold]{ev.label}[/] {ev.kind} {ev.format or ''} {ev.size or 0:,} bytes, "
+            f"{ev.status}; registered by {ev.registered_by} at {ev.registered_at:%Y-%m-%d %H:%M} "
+            f"UTC from {ev.location}"
+        )
+        _print_details(ev.details_json)
+        for v in c.store.verifications(ev.id):
+            console.print(
+                f"  verified {v['verified_at']:%Y-%m-%d %H:%M} UTC by {v['verified_by']}: "
+                f"{v['outcome']} — {v['detail']}"
+            )
+        for a in c.store.app_data(ev.id):
+            console.print(f"  {a['app']}: {a['path']}")
 
 
 @evidence_app.command("list")
@@ -215,18 +309,20 @@ def _print_summary(d: dict[str, Any]) -> None:
         "pictures",
         "videos",
         "warnings",
+        "verified",
         title="Evidence items",
     )
     for ev in d["evidence"]:
         items.add_row(
             ev["label"],
-            ev["kind"],
+            ev["kind"] + (f" ({ev['format']})" if ev.get("format") else ""),
             ev["suspect"] or "",
             ev["status"],
             f"{ev['files']:,}",
             f"{ev['pictures']:,}",
             f"{ev['videos']:,}",
             f"{ev['warnings']:,}",
+            ev.get("verification") or "",
         )
     out.print(items)
     types = Table("type", "files", "distinct", "bytes", title="By type")
@@ -238,7 +334,15 @@ def _print_summary(d: dict[str, Any]) -> None:
         for reason, n in d["warnings_by_reason"].items():
             warns.add_row(reason, f"{n:,}")
         out.print(warns)
-    out.print(f"extension mismatches: {d['extension_mismatches']:,}")
+    out.print(
+        f"extension mismatches: {d['extension_mismatches']:,}; deleted files recovered: "
+        f"{d['deleted_files']:,}; carved pictures: {d['carved_files']:,}"
+    )
+    if d["app_data"]:
+        apps = Table("item", "application data", "path", title="Known application data")
+        for a in d["app_data"]:
+            apps.add_row(a["evidence"], a["app"], a["path"])
+        out.print(apps)
 
 
 @export_app.command("files")

@@ -44,6 +44,15 @@ class Limits:
     """Rows written per transaction at most (a crash loses at most the batch in flight)."""
     batch_seconds: float = 2.0
     """A batch is written at least this often, however small."""
+    # Disk images
+    carve: bool = True
+    """Carve pictures (JPEG, PNG, GIF) from the unallocated space and slack of file systems."""
+    carve_max_size: int = 32 * MiB
+    """A carved picture larger than this is not recovered."""
+    carve_max_hits: int = 100_000
+    """Carving a file system stops after this many pictures (a warning says so)."""
+    carve_max_scan: int = 16 * 1024 * GiB
+    """Bytes of unallocated space scanned per file system at most."""
     # Videos
     video_probe_seconds: float = 10.0
     """Time budget to read a video's container facts."""

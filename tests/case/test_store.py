@@ -36,9 +36,9 @@ def _file(ev: int, key: str, sha: str | None) -> dict[str, object]:
 
 
 def test_new_case_is_at_the_newest_schema(case: Case) -> None:
-    assert case.store.schema_version() == CaseStore.head_version() == "0001"
+    assert case.store.schema_version() == CaseStore.head_version() == "0002"
     case.store.migrate()  # a second migration is a no-op
-    assert case.store.schema_version() == "0001"
+    assert case.store.schema_version() == "0002"
 
 
 def test_duplicate_label_is_refused_and_changes_nothing(case: Case) -> None:

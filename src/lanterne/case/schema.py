@@ -66,7 +66,33 @@ evidence = Table(
     Column("status", String(16), nullable=False, server_default="registered"),
     Column("ingest_started_at", UtcDateTime()),
     Column("ingest_finished_at", UtcDateTime()),
+    Column("format", String(32)),
+    Column("details", Text),
+    Column("unlock", Text),
 )
+"""``format``: the disk image's format (ewf, raw, vmdk …); ``details``: JSON of what the item
+says of itself (EWF acquisition headers and stored hashes, phone platform); ``unlock``: the
+password or recovery key the examiner supplied for its encrypted volumes (never printed)."""
+
+verification = Table(
+    "verification",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("evidence_id", Integer, ForeignKey("evidence.id"), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("md5", String(32)),
+    Column("sha1", String(40)),
+    Column("sha256", String(64)),
+    Column("stored_md5", String(32)),
+    Column("stored_sha1", String(40)),
+    Column("bytes_read", BigInteger, nullable=False),
+    Column("checksum_errors", Text, nullable=False, server_default="[]"),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("verified_by", Text, nullable=False),
+    Column("verified_at", UtcDateTime(), nullable=False),
+    Index("ix_verification_evidence", "evidence_id"),
+)
+"""Every media-hash verification of an item, kept (a history, not a flag)."""
 
 content = Table(
     "content",
@@ -126,6 +152,7 @@ file = Table(
     Column("ctime", UtcDateTime()),
     Column("crtime", UtcDateTime()),
     Column("deleted", Boolean, nullable=False, server_default=false()),
+    Column("carved", Boolean, nullable=False, server_default=false()),
     Column("extension_mismatch", Boolean, nullable=False, server_default=false()),
     Column("container", String(16)),
     Column("state", String(16), nullable=False),
@@ -143,6 +170,17 @@ warning = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("evidence_id", "provenance_key", "stage", "reason", name="uq_warning"),
 )
+
+app_data = Table(
+    "app_data",
+    metadata,
+    *_located(),
+    Column("app", String(64), nullable=False),
+    Column("marker", Text, nullable=False),
+    UniqueConstraint("evidence_id", "provenance_key", "app", name="uq_app_data"),
+)
+"""Known application data found in an item (Signal's database, a messenger's folder): where it
+is, so that importers find it without searching again. The provenance is the marker file's."""
 
 # file.state values
 STATE_DONE = "done"

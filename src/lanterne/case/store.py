@@ -8,8 +8,9 @@ re-run after a crash never duplicates anything.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,13 @@ class EvidenceRecord:
     registered_by: str
     registered_at: datetime
     status: str
+    format: str | None = None
+    details: str | None = None
+    unlock: str | None = field(default=None, repr=False)
+
+    @property
+    def details_json(self) -> dict[str, Any]:
+        return dict(json.loads(self.details)) if self.details else {}
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> EvidenceRecord:
@@ -68,12 +76,20 @@ class Batch:
     files: list[dict[str, Any]]
     warnings: list[dict[str, Any]]
     containers_done: list[tuple[int, str]]
+    apps: list[dict[str, Any]]
 
     def __init__(self) -> None:
         self.contents, self.files, self.warnings, self.containers_done = [], [], [], []
+        self.apps = []
 
     def __len__(self) -> int:
-        return len(self.contents) + len(self.files) + len(self.warnings) + len(self.containers_done)
+        return (
+            len(self.contents)
+            + len(self.files)
+            + len(self.warnings)
+            + len(self.containers_done)
+            + len(self.apps)
+        )
 
 
 class CaseStore:
@@ -159,6 +175,27 @@ class CaseStore:
                 update(schema.evidence).where(schema.evidence.c.id == evidence_id).values(values)
             )
 
+    def add_verification(self, evidence_id: int, **values: Any) -> None:
+        values.setdefault("verified_at", utcnow())
+        with self.engine.begin() as conn:
+            conn.execute(schema.verification.insert().values(evidence_id=evidence_id, **values))
+
+    def verifications(self, evidence_id: int) -> list[dict[str, Any]]:
+        """The item's verifications, oldest first."""
+        v = schema.verification
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(v).where(v.c.evidence_id == evidence_id).order_by(v.c.id))
+            return [dict(r._mapping) for r in rows]
+
+    def app_data(self, evidence_id: int | None = None) -> list[dict[str, Any]]:
+        """Known application data found in the case (or in one item), in path order."""
+        a = schema.app_data
+        query = select(a).order_by(a.c.evidence_id, a.c.app, a.c.path)
+        if evidence_id is not None:
+            query = query.where(a.c.evidence_id == evidence_id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
     # ----------------------------------------------------------------- ingest
     def known_occurrences(self, evidence_id: int) -> dict[str, KnownOccurrence]:
         """Provenance keys already recorded for an item (what a resumed ingest may skip)."""
@@ -191,6 +228,7 @@ class CaseStore:
             self._insert_ignore(conn, schema.content, batch.contents)
             self._insert_ignore(conn, schema.file, batch.files)
             self._insert_ignore(conn, schema.warning, batch.warnings)
+            self._insert_ignore(conn, schema.app_data, batch.apps)
             f = schema.file
             for evidence_id, key in batch.containers_done:
                 conn.execute(

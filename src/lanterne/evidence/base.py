@@ -34,6 +34,8 @@ class Entry:
     ctime: datetime | None = None
     crtime: datetime | None = None
     deleted: bool = False
+    carved: bool = False
+    """Recovered by signature from space no file occupies (the offset is in the provenance)."""
     local_path: Path | None = None
     """A real path on this machine holding exactly these bytes, when there is one
     (lets containers that need random access open the file directly)."""

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import json
 import os
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from lanterne.analyze.filetype import identify
 from lanterne.case.store import EvidenceRecord
 from lanterne.case.workspace import Case
-from lanterne.errors import UserError
+from lanterne.config import Limits
+from lanterne.errors import CorruptData, NotMyFormat, UserError
+from lanterne.evidence.apps import phone_platform_of
 from lanterne.evidence.base import EvidenceSource
+from lanterne.evidence.disk.ewf import is_ewf, read_acquisition
+from lanterne.evidence.disk.source import DiskImageSource
+from lanterne.evidence.disk.volumes import scan_volumes
 from lanterne.evidence.folder import FileSource, FolderSource, folder_size
 from lanterne.progress import NoProgress, Progress
+from lanterne.provenance import display_path
 
 SOURCES: dict[str, type[EvidenceSource]] = {}
 
@@ -28,6 +37,7 @@ def register_source(cls: type[EvidenceSource]) -> None:
 
 register_source(FolderSource)
 register_source(FileSource)
+register_source(DiskImageSource)
 
 ENTRY_POINT_GROUP = "lanterne.evidence_sources"
 
@@ -46,12 +56,20 @@ def load_plugins() -> list[str]:
     return loaded
 
 
-def source_for(record: EvidenceRecord) -> EvidenceSource:
+KINDS = ("folder", "file", "archive", "disk-image", "phone")
+"""Evidence kinds ``evidence add --kind`` accepts (besides those of plugins)."""
+
+
+def source_for(record: EvidenceRecord, limits: Limits | None = None) -> EvidenceSource:
     path = Path(record.location)
-    if record.kind == FolderSource.NAME:
+    if record.kind == DiskImageSource.NAME:
+        return DiskImageSource(path, limits, record.unlock)
+    if record.kind == FolderSource.NAME or (record.kind == "phone" and path.is_dir()):
         return FolderSource(path)
-    if record.kind in ("archive", FileSource.NAME):
+    if record.kind in ("archive", "phone", FileSource.NAME):
         return FileSource(path)
+    if record.kind in SOURCES:  # a plugin's
+        return SOURCES[record.kind](path)  # type: ignore[call-arg]
     raise UserError(
         f"evidence {record.label!r} is of kind {record.kind!r}, which this version "
         "of Lanterne cannot read"
@@ -65,8 +83,11 @@ def add_evidence(
     suspect: str | None = None,
     examiner: str | None = None,
     progress: Progress | None = None,
+    kind: str | None = None,
+    unlock: str | None = None,
 ) -> EvidenceRecord:
-    """Register a seized folder or archive file. Checks everything before writing anything."""
+    """Register a seized folder, archive, disk image or phone extraction; the kind is detected
+    unless given. Checks everything before writing anything."""
     progress = progress or NoProgress()
     label = label.strip()
     if not label:
@@ -76,6 +97,8 @@ def add_evidence(
             f"an evidence item labelled {label!r} is already registered in this case;"
             " choose another --label"
         )
+    if kind is not None and kind not in KINDS and kind not in SOURCES:
+        raise UserError(f"unknown evidence kind {kind!r}; choose one of {', '.join(KINDS)}")
     path = path.absolute()
     if not path.exists():
         raise UserError(f"{path} does not exist; check the path of the seized item")
@@ -83,25 +106,86 @@ def add_evidence(
         raise UserError(f"{path} overlaps the case folder {case.root}; keep evidence apart")
     if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
         raise UserError(f"{path} is not readable by this user; check its permissions")
-    sha256: str | None = None
-    if path.is_dir():
-        kind, size = FolderSource.NAME, folder_size(path)
-    elif path.is_file():
-        size = path.stat().st_size
-        sha256, head = _hash_file(path, size, progress)
-        info = identify(head, path.name, size)
-        kind = "archive" if info.container else FileSource.NAME
-    else:
-        raise UserError(f"{path} is neither a folder nor a regular file")
+    found = _identify(path, progress, unlock)
+    if kind is not None and kind != found.kind:
+        found = Identified(kind, found.size, found.sha256, found.format, found.details)
+    if found.kind == "disk-image" and found.format is None:
+        raise UserError(f"{path} is not a disk image this version reads; register it as a file")
+    if unlock and found.kind != "disk-image":
+        raise UserError("--unlock applies to disk images with encrypted volumes only")
     return case.store.add_evidence(
         label=label,
-        kind=kind,
+        kind=found.kind,
         location=str(path),
         suspect=suspect,
-        size=size,
-        sha256=sha256,
+        size=found.size,
+        sha256=found.sha256,
         registered_by=examiner or getpass.getuser(),
+        format=found.format,
+        details=json.dumps(found.details, sort_keys=True) if found.details else None,
+        unlock=unlock or None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Identified:
+    kind: str
+    size: int
+    sha256: str | None
+    format: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _identify(path: Path, progress: Progress, unlock: str | None) -> Identified:
+    """What a seized item is: its kind, size, SHA-256 (files), image format and details."""
+    if path.is_dir():
+        platform = phone_platform_of(path, None)
+        if platform:
+            return Identified("phone", folder_size(path), None, details={"platform": platform})
+        return Identified(FolderSource.NAME, folder_size(path), None)
+    if not path.is_file():
+        raise UserError(f"{path} is neither a folder nor a regular file")
+    size = path.stat().st_size
+    sha256, head = _hash_file(path, size, progress)
+    info = identify(head, path.name, size)
+    if info.container:
+        platform = phone_platform_of(path, info.container)
+        if platform:
+            return Identified("phone", size, sha256, details={"platform": platform})
+        return Identified("archive", size, sha256)
+    return _disk_image(path, size, sha256, unlock) or Identified(FileSource.NAME, size, sha256)
+
+
+def _disk_image(path: Path, size: int, sha256: str, unlock: str | None) -> Identified | None:
+    """A disk image's format, volumes and (EWF) acquisition facts; None when it is not one."""
+    details: dict[str, Any] = {}
+    ewf = is_ewf(path)
+    if ewf:
+        try:
+            acquisition = read_acquisition(path)
+            details["acquisition"] = acquisition.to_json()
+            size = acquisition.media_size
+        except CorruptData as exc:
+            details["acquisition_error"] = f"{exc.reason}: {exc.detail}"
+    try:
+        scan = scan_volumes(path, unlock)
+    except NotMyFormat as exc:
+        if not ewf:
+            return None
+        details["scan_error"] = str(exc)
+        return Identified(DiskImageSource.NAME, size, sha256, "ewf", details)
+    details["volumes"] = [
+        {
+            "path": display_path(v.steps),
+            "file_system": v.type_indicator.lower(),
+            "offset": v.offset,
+        }
+        for v in scan.file_systems
+    ]
+    details["locked"] = [
+        {"path": display_path(v.steps), "encryption": v.encryption} for v in scan.locked
+    ]
+    return Identified(DiskImageSource.NAME, size, sha256, scan.image_format, details)
 
 
 def _hash_file(path: Path, size: int, progress: Progress) -> tuple[str, bytes]:

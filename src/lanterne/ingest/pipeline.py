@@ -37,11 +37,12 @@ from lanterne.case import schema
 from lanterne.case.store import EvidenceRecord, KnownOccurrence
 from lanterne.case.workspace import Case
 from lanterne.errors import CorruptData
+from lanterne.evidence.apps import app_markers
 from lanterne.evidence.archive import open_container
 from lanterne.evidence.base import Entry, EntryWarning, Item
 from lanterne.evidence.registry import source_for
 from lanterne.ingest.content import ContentResult, analyze_content, base_row, needs_analysis
-from lanterne.ingest.rows import file_row, warning_row
+from lanterne.ingest.rows import app_row, file_row, warning_row
 from lanterne.ingest.writer import BatchWriter
 from lanterne.progress import NoProgress, Progress
 from lanterne.provenance import Step
@@ -137,7 +138,7 @@ class _ItemRun:
         self.spool.mkdir(parents=True)
         store.set_evidence_status(ev.id, "ingesting")
         self.known = store.known_occurrences(ev.id)
-        source = source_for(ev)
+        source = source_for(ev, self.limits)
         self.stack = [_Frame(source.walk((Step("evidence", ev.label),)), depth=0)]
         self.ing.progress.start(f"ingesting {ev.label}", ev.size)
         try:
@@ -184,6 +185,8 @@ class _ItemRun:
         if isinstance(item, EntryWarning):
             self._warn(item)
             return
+        for marker in app_markers(item.provenance):
+            self.writer.add_app(app_row(self.ev.id, item, marker.app, marker.marker))
         key = prov.key(item.provenance)
         seen = self.known.get(key)
         if seen is not None:

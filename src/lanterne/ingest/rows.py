@@ -33,9 +33,22 @@ def file_row(
         "ctime": entry.ctime,
         "crtime": entry.crtime,
         "deleted": entry.deleted,
+        "carved": entry.carved,
         "extension_mismatch": extension_mismatch,
         "container": container,
         "state": state,
+    }
+
+
+def app_row(evidence_id: int, entry: Entry, app: str, marker: str) -> dict[str, Any]:
+    text, key = prov.encode(entry.provenance)
+    return {
+        "evidence_id": evidence_id,
+        "provenance_key": key,
+        "provenance": text,
+        "path": prov.display_path(entry.provenance) or entry.name,
+        "app": app,
+        "marker": marker,
     }
 
 

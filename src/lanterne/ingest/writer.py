@@ -30,6 +30,9 @@ class BatchWriter:
     def add_warning(self, row: dict[str, Any]) -> None:
         self.batch.warnings.append(row)
 
+    def add_app(self, row: dict[str, Any]) -> None:
+        self.batch.apps.append(row)
+
     def container_done(self, evidence_id: int, key: str) -> None:
         self.batch.containers_done.append((evidence_id, key))
 

@@ -30,6 +30,7 @@ COLUMNS = (
     "kind",
     "extension_mismatch",
     "deleted",
+    "carved",
     "state",
     "pdq",
     "pdq_quality",
@@ -68,6 +69,7 @@ def file_rows(case: Case) -> Iterator[dict[str, Any]]:
             c.c.kind,
             f.c.extension_mismatch,
             f.c.deleted,
+            f.c.carved,
             f.c.state,
             c.c.pdq,
             c.c.pdq_quality,
@@ -95,6 +97,7 @@ def file_rows(case: Case) -> Iterator[dict[str, Any]]:
         d["provenance"] = json.loads(d["provenance"])
         d["extension_mismatch"] = bool(d["extension_mismatch"])
         d["deleted"] = bool(d["deleted"])
+        d["carved"] = bool(d["carved"])
         if d["mtime"] is not None:
             d["mtime"] = d["mtime"].isoformat()
         yield d

@@ -65,6 +65,20 @@ def summarize(case: Case) -> dict[str, Any]:
         mismatches = conn.execute(
             select(func.count()).where(f.c.extension_mismatch.is_(True))
         ).scalar_one()
+        deleted, carved = conn.execute(
+            select(
+                func.count().filter(f.c.deleted.is_(True)),
+                func.count().filter(f.c.carved.is_(True)),
+            )
+        ).one()
+        apps = [
+            {"evidence": r.label, "app": r.app, "path": r.path}
+            for r in conn.execute(
+                select(e.c.label, schema.app_data.c.app, schema.app_data.c.path)
+                .select_from(schema.app_data.join(e, schema.app_data.c.evidence_id == e.c.id))
+                .order_by(e.c.id, schema.app_data.c.app, schema.app_data.c.path)
+            )
+        ]
         per_item = [_item(conn, ev) for ev in conn.execute(select(e).order_by(e.c.id))]
     other = {k: v for k, v in by_kind.items() if k not in KINDS_SHOWN}
     return {
@@ -84,6 +98,9 @@ def summarize(case: Case) -> dict[str, Any]:
         "by_kind": by_kind,
         "by_type": by_type,
         "extension_mismatches": mismatches,
+        "deleted_files": deleted,
+        "carved_files": carved,
+        "app_data": apps,
         "warnings": sum(warnings.values()),
         "warnings_by_reason": warnings,
         "evidence": per_item,
@@ -106,6 +123,10 @@ def _item(conn: Any, ev: Any) -> dict[str, Any]:
         )
     }
     nwarn = conn.execute(select(func.count()).where(w.c.evidence_id == ev.id)).scalar_one()
+    v = schema.verification
+    last = conn.execute(
+        select(v.c.outcome).where(v.c.evidence_id == ev.id).order_by(v.c.id.desc()).limit(1)
+    ).scalar()
     return {
         "label": ev.label,
         "kind": ev.kind,
@@ -117,4 +138,6 @@ def _item(conn: Any, ev: Any) -> dict[str, Any]:
         "pictures": kinds.get("picture", 0),
         "videos": kinds.get("video", 0),
         "warnings": nwarn,
+        "format": ev.format,
+        "verification": last,
     }

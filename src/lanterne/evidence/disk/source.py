@@ -1,0 +1,147 @@
+"""Disk-image evidence: every file of every file system in a forensic image, deleted and
+carved ones included.
+
+Walk order (stable, so a resumed ingest meets the same entries in the same order): locked
+volumes reported first, then each file system in the scanner's order — its allocated files,
+its deleted files, then the pictures carved from the space no allocated file occupies.
+Provenance: ``evidence → image ewf → volume gpt/p1 → ntfs Users/a/b.jpg`` (or
+``… → volume gpt/p1 → carved 7340032.jpg`` with the byte offset in the volume).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from lanterne.config import Limits
+from lanterne.errors import NotMyFormat
+from lanterne.evidence.base import Entry, EntryWarning, EvidenceSource, Item, bytes_opener
+from lanterne.evidence.disk.carve import CarveStats, carve
+from lanterne.evidence.disk.handles import Handles
+from lanterne.evidence.disk.native import walk_native
+from lanterne.evidence.disk.tsk import Coverage, TskWalk
+from lanterne.evidence.disk.volumes import FileSystemVolume, scan_volumes
+from lanterne.provenance import Provenance, Step
+
+STAGE = "volume"
+CARVED_EXTENSIONS = {"jpeg": "jpg", "png": "png", "gif": "gif"}
+
+
+class DiskImageSource(EvidenceSource):
+    NAME = "disk-image"
+
+    def __init__(self, path: Path, limits: Limits | None = None, unlock: str | None = None):
+        self.path = path
+        self.limits = limits or Limits()
+        self.unlock = unlock
+
+    @classmethod
+    def accepts(cls, path: Path) -> bool:
+        if not path.is_file():
+            return False
+        try:
+            scan_volumes(path)
+        except NotMyFormat:
+            return False
+        return True
+
+    def walk(self, root: Provenance) -> Iterator[Item]:
+        try:
+            scan = scan_volumes(self.path, self.unlock)
+        except NotMyFormat as exc:
+            yield EntryWarning(root, STAGE, "no-file-system", str(exc))
+            return
+        for locked in scan.locked:
+            yield EntryWarning(
+                (*root, *locked.steps),
+                STAGE,
+                "encrypted",
+                f"{locked.encryption} volume not unlocked: register the item again with "
+                "--unlock PASSWORD-OR-RECOVERY-KEY to read it",
+            )
+        if not scan.file_systems and not scan.locked:
+            yield EntryWarning(
+                (*root, Step("image", scan.image_format)),
+                STAGE,
+                "no-file-system",
+                "no partition or volume holds a file system this version reads",
+            )
+        handles = Handles()
+        try:
+            for volume in scan.file_systems:
+                yield from self._volume(volume, root, handles)
+        finally:
+            handles.close()
+
+    def _volume(
+        self, volume: FileSystemVolume, root: Provenance, handles: Handles
+    ) -> Iterator[Item]:
+        if volume.uses_tsk:
+            walk = TskWalk(volume, root, handles)
+            try:
+                yield from walk.items()
+            except OSError as exc:  # TSK cannot open it: dfVFS' back end may
+                yield EntryWarning(
+                    (*root, *volume.steps),
+                    STAGE,
+                    "no-deleted-entries",
+                    f"The Sleuth Kit cannot read this file system ({exc}); allocated files "
+                    "only, no deleted files, no carving",
+                )
+                yield from walk_native(volume, root, handles)
+                return
+            if self.limits.carve:
+                yield from self._carve(volume, root, handles, walk.coverage, walk.size)
+        else:
+            yield from walk_native(volume, root, handles)
+
+    def _carve(
+        self,
+        volume: FileSystemVolume,
+        root: Provenance,
+        handles: Handles,
+        coverage: Coverage,
+        size: int,
+    ) -> Iterator[Item]:
+        limits = self.limits
+        f = handles.volume(volume.path_spec.parent)
+
+        def read_at(offset: int, length: int) -> bytes:
+            f.seek(offset)
+            data: bytes = f.read(length)
+            return data
+
+        stats = CarveStats()
+        base = (*root, *volume.steps)
+        for hit in carve(
+            read_at,
+            _capped(coverage.gaps(size), limits.carve_max_scan),
+            max_size=limits.carve_max_size,
+            max_hits=limits.carve_max_hits,
+            stats=stats,
+        ):
+            name = f"{hit.offset}.{CARVED_EXTENSIONS.get(hit.kind, hit.kind)}"
+            yield Entry(
+                provenance=(*base, Step("carved", name, offset=hit.offset)),
+                name=name,
+                size=len(hit.data),
+                opener=bytes_opener(hit.data),
+                carved=True,
+            )
+        if stats.stopped_at_max_hits:
+            yield EntryWarning(
+                (*base, Step("carved", "")),
+                "carve",
+                "carve-limit",
+                f"stopped after {limits.carve_max_hits} carved pictures (carve_max_hits)",
+            )
+
+
+def _capped(gaps: Iterator[tuple[int, int]], budget: int) -> Iterator[tuple[int, int]]:
+    """The first ``budget`` bytes of the gaps."""
+    for start, end in gaps:
+        if budget <= 0:
+            return
+        end = min(end, start + budget)
+        budget -= end - start
+        yield start, end
