@@ -20,7 +20,7 @@ from lanterne.evidence.apps import phone_platform_of
 from lanterne.evidence.base import EvidenceSource
 from lanterne.evidence.disk.ewf import is_ewf, read_acquisition
 from lanterne.evidence.disk.source import DiskImageSource
-from lanterne.evidence.disk.volumes import scan_volumes
+from lanterne.evidence.disk.volumes import media, scan_volumes
 from lanterne.evidence.folder import FileSource, FolderSource, folder_size
 from lanterne.progress import NoProgress, Progress
 from lanterne.provenance import display_path
@@ -107,10 +107,15 @@ def add_evidence(
     if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
         raise UserError(f"{path} is not readable by this user; check its permissions")
     found = _identify(path, progress, unlock)
-    if kind is not None and kind != found.kind:
+    if kind == DiskImageSource.NAME and found.kind != kind and path.is_file():
+        # no partition table or file system recognised: still read as an image (carving)
+        fmt, _ = media(path)
+        details = {"scan_error": "no partition table or file system recognised"}
+        found = Identified(kind, found.size, found.sha256, fmt, details)
+    elif kind is not None and kind != found.kind:
         found = Identified(kind, found.size, found.sha256, found.format, found.details)
-    if found.kind == "disk-image" and found.format is None:
-        raise UserError(f"{path} is not a disk image this version reads; register it as a file")
+    if found.kind == DiskImageSource.NAME and not path.is_file():
+        raise UserError(f"{path} is not a file: a disk image is registered by its first file")
     if unlock and found.kind != "disk-image":
         raise UserError("--unlock applies to disk images with encrypted volumes only")
     return case.store.add_evidence(

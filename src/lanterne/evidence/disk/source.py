@@ -5,13 +5,17 @@ Walk order (stable, so a resumed ingest meets the same entries in the same order
 volumes reported first, then each file system in the scanner's order — its allocated files,
 its deleted files, then the pictures carved from the space no allocated file occupies.
 Provenance: ``evidence → image ewf → volume gpt/p1 → ntfs Users/a/b.jpg`` (or
-``… → volume gpt/p1 → carved 7340032.jpg`` with the byte offset in the volume).
+``… → volume gpt/p1 → carved carved-7340032.jpg`` with the byte offset in the volume).
+When no partition table or file system is recognised at all, the whole media is carved.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from dfvfs.lib import errors as dfvfs_errors
 
 from lanterne.config import Limits
 from lanterne.errors import NotMyFormat
@@ -20,7 +24,7 @@ from lanterne.evidence.disk.carve import CarveStats, carve
 from lanterne.evidence.disk.handles import Handles
 from lanterne.evidence.disk.native import walk_native
 from lanterne.evidence.disk.tsk import Coverage, TskWalk
-from lanterne.evidence.disk.volumes import FileSystemVolume, scan_volumes
+from lanterne.evidence.disk.volumes import FileSystemVolume, media, scan_volumes
 from lanterne.provenance import Provenance, Step
 
 STAGE = "volume"
@@ -46,10 +50,18 @@ class DiskImageSource(EvidenceSource):
         return True
 
     def walk(self, root: Provenance) -> Iterator[Item]:
+        handles = Handles()
+        try:
+            yield from self._walk(root, handles)
+        finally:
+            handles.close()
+
+    def _walk(self, root: Provenance, handles: Handles) -> Iterator[Item]:
         try:
             scan = scan_volumes(self.path, self.unlock)
         except NotMyFormat as exc:
             yield EntryWarning(root, STAGE, "no-file-system", str(exc))
+            yield from self._carve_media(root, handles)
             return
         for locked in scan.locked:
             yield EntryWarning(
@@ -66,21 +78,31 @@ class DiskImageSource(EvidenceSource):
                 "no-file-system",
                 "no partition or volume holds a file system this version reads",
             )
-        handles = Handles()
+            yield from self._carve_media(root, handles)
+        for volume in scan.file_systems:
+            yield from self._volume(volume, root, handles)
+
+    def _carve_media(self, root: Provenance, handles: Handles) -> Iterator[Item]:
+        """No file system recognised (a wiped or damaged partition table): carve the whole
+        media, so that pictures lying in it are still found."""
+        if not self.limits.carve:
+            return
+        fmt, spec = media(self.path)
+        base = (*root, Step("image", fmt))
         try:
-            for volume in scan.file_systems:
-                yield from self._volume(volume, root, handles)
-        finally:
-            handles.close()
+            size = int(handles.volume(spec).get_size())
+        except (dfvfs_errors.Error, OSError) as exc:
+            yield EntryWarning(base, STAGE, "unreadable", f"cannot read the media: {exc}")
+            return
+        yield from self._carve(base, handles, spec, Coverage(), size)
 
     def _volume(
         self, volume: FileSystemVolume, root: Provenance, handles: Handles
     ) -> Iterator[Item]:
         if volume.uses_tsk:
-            walk = TskWalk(volume, root, handles)
             try:
-                yield from walk.items()
-            except OSError as exc:  # TSK cannot open it: dfVFS' back end may
+                handles.tsk(volume.path_spec.parent)
+            except (dfvfs_errors.Error, OSError) as exc:  # dfVFS' own back end may read it
                 yield EntryWarning(
                     (*root, *volume.steps),
                     STAGE,
@@ -90,21 +112,21 @@ class DiskImageSource(EvidenceSource):
                 )
                 yield from walk_native(volume, root, handles)
                 return
+            walk = TskWalk(volume, root, handles)
+            yield from walk.items()
             if self.limits.carve:
-                yield from self._carve(volume, root, handles, walk.coverage, walk.size)
+                base = (*root, *volume.steps)
+                spec = volume.path_spec.parent
+                yield from self._carve(base, handles, spec, walk.coverage, walk.size)
         else:
             yield from walk_native(volume, root, handles)
 
     def _carve(
-        self,
-        volume: FileSystemVolume,
-        root: Provenance,
-        handles: Handles,
-        coverage: Coverage,
-        size: int,
+        self, base: Provenance, handles: Handles, spec: Any, coverage: Coverage, size: int
     ) -> Iterator[Item]:
+        """Pictures in the bytes of the volume at ``spec`` that ``coverage`` leaves free."""
         limits = self.limits
-        f = handles.volume(volume.path_spec.parent)
+        f = handles.volume(spec)
 
         def read_at(offset: int, length: int) -> bytes:
             f.seek(offset)
@@ -112,15 +134,24 @@ class DiskImageSource(EvidenceSource):
             return data
 
         stats = CarveStats()
-        base = (*root, *volume.steps)
-        for hit in carve(
+        hits = carve(
             read_at,
             _capped(coverage.gaps(size), limits.carve_max_scan),
             max_size=limits.carve_max_size,
             max_hits=limits.carve_max_hits,
             stats=stats,
-        ):
-            name = f"{hit.offset}.{CARVED_EXTENSIONS.get(hit.kind, hit.kind)}"
+        )
+        while True:
+            try:
+                hit = next(hits, None)
+            except (dfvfs_errors.Error, OSError) as exc:  # damaged media: what was found stays
+                yield EntryWarning(
+                    (*base, Step("carved", "")), "carve", "unreadable", f"carving stopped: {exc}"
+                )
+                return
+            if hit is None:
+                break
+            name = f"carved-{hit.offset}.{CARVED_EXTENSIONS.get(hit.kind, hit.kind)}"
             yield Entry(
                 provenance=(*base, Step("carved", name, offset=hit.offset)),
                 name=name,

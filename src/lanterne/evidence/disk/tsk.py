@@ -229,9 +229,7 @@ class TskWalk:
                 continue
             if mtype != pytsk3.TSK_FS_META_TYPE_REG or text.endswith(FAT_LABEL):
                 continue  # links, devices, virtual files ($MBR, $FAT1), the FAT volume label
-            is_deleted = (
-                name_deleted or bool(int(meta.flags) & _META_UNALLOC) or rel == ORPHANS
-            )
+            is_deleted = name_deleted or bool(int(meta.flags) & _META_UNALLOC) or rel == ORPHANS
             reused = name_deleted and bool(int(meta.flags) & _META_ALLOC)
             try:
                 streams = _streams(f, meta, block)

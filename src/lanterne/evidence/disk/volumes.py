@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dfvfs.analyzer import analyzer
 from dfvfs.credentials import manager as credentials_manager
 from dfvfs.helpers import volume_scanner
 from dfvfs.lib import definitions, errors
@@ -146,6 +147,22 @@ def scan_volumes(path: Path, unlock: str | None = None) -> VolumeScan:
         steps, _ = _layers(spec)
         scan.locked.append(LockedVolume(steps, ENCRYPTION_TYPES.get(spec.type_indicator, "?")))
     return scan
+
+
+def media(path: Path) -> tuple[str, Any]:
+    """The image format and the dfVFS path spec of the media of the image at ``path`` (the
+    bytes of the acquired drive), found by signature alone: what is left to read when no
+    partition table or file system is recognised."""
+    os_spec = path_spec_factory.Factory.NewPathSpec(
+        definitions.TYPE_INDICATOR_OS, location=str(path)
+    )
+    try:
+        found = analyzer.Analyzer.GetStorageMediaImageTypeIndicators(os_spec)
+    except (errors.Error, OSError, ValueError):
+        found = []
+    indicator = found[0] if len(found) == 1 else definitions.TYPE_INDICATOR_RAW
+    spec = path_spec_factory.Factory.NewPathSpec(indicator, parent=os_spec)
+    return IMAGE_TYPES.get(indicator, "raw"), spec
 
 
 def _image_format(spec: Any) -> str:
