@@ -6,7 +6,6 @@ import hashlib
 from pathlib import Path
 
 from conftest import need_tools
-
 from lanterne.case.workspace import Case
 from lanterne.evidence.base import Entry, EntryWarning
 from lanterne.evidence.disk.source import DiskImageSource
