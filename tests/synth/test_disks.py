@@ -213,6 +213,7 @@ def test_manifest_json(disk_case: DiskCase) -> None:
     need_tools(*BUILD_TOOLS)
     data = json.loads((disk_case.root / "manifest.json").read_text())
     assert data == json.loads(disk_case.to_json())
+    assert DiskCase.load(disk_case.root / "manifest.json") == disk_case
     assert data["raw_sha256"] == disk_case.raw_sha256
     assert len(data["files"]) == len(disk_case.files)
     first = data["files"][0]
@@ -231,7 +232,7 @@ def test_fat_and_ext4_images_are_reproducible(tmp_path: Path) -> None:
     built = []
     for n in (1, 2):
         src = tmp_path / f"src{n}"
-        disks._write_tree(src, tree)
+        disks.write_tree(src, tree)
         built.append(
             (
                 disks.fat_image(src, tmp_path / f"f{n}.img", 8, fat=12, seed=1).read_bytes(),
@@ -246,7 +247,7 @@ def test_ext4_delete_by_debugfs_alone_leaves_the_file_readable(tmp_path: Path) -
 
     need_tools(*BUILD_TOOLS, *TSK, "e2fsck")
     data = disks.random_bytes(4, 30_000)
-    disks._write_tree(tmp_path / "src", {"/x/gone.bin": data, "/x/wiped.bin": data[::-1]})
+    disks.write_tree(tmp_path / "src", {"/x/gone.bin": data, "/x/wiped.bin": data[::-1]})
     image = disks.ext4_image(tmp_path / "src", tmp_path / "e.img", 8)
     assert disks.ext4_delete(image, "/x/gone.bin", like_kernel=False) is not None
     residue = disks.ext4_delete(image, "/x/wiped.bin")
@@ -264,7 +265,7 @@ def test_mbr_disk_of_fat12_and_fat16(tmp_path: Path) -> None:
     from conftest import need_tools
 
     need_tools(*BUILD_TOOLS, "sfdisk", *TSK)
-    disks._write_tree(tmp_path / "src", {"/DOCS/readme.txt": b"hello\n"})
+    disks.write_tree(tmp_path / "src", {"/DOCS/readme.txt": b"hello\n"})
     f12 = disks.fat_image(tmp_path / "src", tmp_path / "f12.img", 4, fat=12)
     f16 = disks.fat_image(tmp_path / "src", tmp_path / "f16.img", 8, fat=16)
     parts = disks.partitioned_image(
@@ -284,14 +285,14 @@ def test_ntfs_root_files_and_named_stream(tmp_path: Path) -> None:
     from conftest import need_tools
 
     need_tools(*NTFS_TOOLS, *TSK)
-    disks._write_tree(tmp_path / "src", {"/a.txt": b"alpha\n"})
+    disks.write_tree(tmp_path / "src", {"/a.txt": b"alpha\n"})
     image = disks.ntfs_image(
         tmp_path / "src", tmp_path / "n.img", 8, streams={"a.txt": {"note": b"beta\n"}}
     )
     listed = fls(image)
     assert icat(image, 0, listed["/a.txt"][0].address) == b"alpha\n"
     assert icat(image, 0, listed["/a.txt:note"][0].address) == b"beta\n"
-    disks._write_tree(tmp_path / "deep", {"/d/b.txt": b"x"})
+    disks.write_tree(tmp_path / "deep", {"/d/b.txt": b"x"})
     with pytest.raises(ValueError, match="no folders"):
         disks.ntfs_image(tmp_path / "deep", tmp_path / "m.img", 8)
 

@@ -92,6 +92,7 @@ __all__ = [
     "split_raw",
     "to_e01",
     "truncated_copy",
+    "write_tree",
 ]
 
 MIB = 1 << 20
@@ -124,8 +125,7 @@ _GPT_TYPES = {
     "linux": "0FC63DAF-8483-4772-8E79-3D69D8477DE4",  # Linux file system data
     "basic": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7",  # Microsoft basic data
 }
-_MBR_TYPES: dict[str, str] = {"fat12": "01", "fat16": "0e", "fat32": "0c", "ntfs": "07"}
-_MBR_TYPES["ext4"] = "83"
+_MBR_TYPES = {"fat12": "01", "fat16": "0e", "fat32": "0c", "ntfs": "07", "ext4": "83"}
 _QEMU_FORMATS: dict[str, tuple[str, ...]] = {
     "vmdk": ("vmdk",),
     "vhd": ("vpc", "-o", "force_size=on"),  # keep the exact size (no CHS rounding)
@@ -152,7 +152,7 @@ def _tool(name: str) -> str:
     return path
 
 
-def _env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -164,7 +164,6 @@ def _env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
             "TZ": "UTC",
         }
     )
-    env.update(extra or {})
     return env
 
 
@@ -241,14 +240,16 @@ def _fix_times(root: Path, when: int = FIXED_TIME) -> None:
     os.utime(root, (when, when))
 
 
-def _write_tree(root: Path, files: Mapping[str, bytes]) -> None:
-    """Writes ``path → bytes`` under ``root`` (paths with ``/``, a leading one optional)."""
+def write_tree(root: Path, files: Mapping[str, bytes]) -> Path:
+    """Writes ``path → bytes`` under ``root`` (paths with ``/``, a leading one optional), all
+    at :data:`FIXED_TIME`: a source folder for the image builders. Returns ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     for rel, data in files.items():
         target = root / rel.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     _fix_times(root)
+    return root
 
 
 def _new_image(out: Path, size: int) -> None:
@@ -298,8 +299,15 @@ def ext4_image(
     paths = ["/", "/lost+found"] + [
         "/" + p.relative_to(src_dir).as_posix() for p in sorted(src_dir.rglob("*"))
     ]
-    # mke2fs copies each source's change time (which cannot be set); pin them.
-    _debugfs(out, [f"sif {_quote(p)} ctime @{when}" for p in paths])
+    # mke2fs copies each source's change time (which cannot be set) and owner; pin them.
+    _debugfs(
+        out,
+        [
+            f"sif {_quote(p)} {name} {value}"
+            for p in paths
+            for name, value in (("ctime", f"@{when}"), ("uid", "0"), ("gid", "0"))
+        ],
+    )
     return out
 
 
@@ -773,18 +781,8 @@ def to_e01(
     out_base.parent.mkdir(parents=True, exist_ok=True)
     for old in out_base.parent.glob(out_base.name + ".E[0-9A-Z][0-9A-Z]"):
         old.unlink()
-    args: list[str | Path] = [
-        "-u",
-        "-q",
-        "-t",
-        out_base,
-        "-f",
-        "encase6",
-        "-c",
-        "fast",
-        "-d",
-        "sha1",
-    ]
+    args: list[str | Path] = ["-u", "-q", "-t", out_base, "-f", "encase6", "-c", compression]
+    args += ["-d", "sha1"]
     args += ["-C", case, "-E", evidence, "-e", examiner, "-D", description, "-N", notes]
     args += ["-m", "fixed", "-M", "physical"]
     if segment_size is not None:
@@ -898,7 +896,7 @@ def make_hostile_disks(out_dir: Path, *, seed: int = 0) -> list[HostileDisk]:
             "DCIM/IMG_0001.JPG": make_picture(seed * 7919 + 1, (320, 240)),
             "notes.txt": b"Plain words, nothing else.\n",
         }
-        _write_tree(tmp / "src", files)
+        write_tree(tmp / "src", files)
         fat16 = fat_image(tmp / "src", tmp / "fat16.img", 8, fat=16, label="HOSTILE", seed=seed)
 
         mbr = out_dir / "garbage-mbr.raw"
@@ -932,7 +930,7 @@ def make_hostile_disks(out_dir: Path, *, seed: int = 0) -> list[HostileDisk]:
         )
 
         fat32_src = tmp / "src32"
-        _write_tree(fat32_src, {"LOOP/INNER/a.txt": b"inside the loop\n"})
+        write_tree(fat32_src, {"LOOP/INNER/a.txt": b"inside the loop\n"})
         fat32 = fat_image(fat32_src, out_dir / "fat32-loop.img", 40, fat=32, seed=seed)
         fat_dir_loop(fat32, "/LOOP/INNER", "/LOOP", "BACK")
         result.append(
@@ -946,7 +944,7 @@ def make_hostile_disks(out_dir: Path, *, seed: int = 0) -> list[HostileDisk]:
         )
 
         ext_src = tmp / "srcext"
-        _write_tree(ext_src, {"home/loop/inner/a.txt": b"inside the loop\n"})
+        write_tree(ext_src, {"home/loop/inner/a.txt": b"inside the loop\n"})
         ext = ext4_image(ext_src, out_dir / "ext4-loop.img", 8, seed=seed)
         ext4_dir_loop(ext, "/home/loop/inner", "/home/loop", "back")
         result.append(
@@ -1068,6 +1066,26 @@ class DiskCase:
         for item, carved in zip(data["carvable"], self.carvable, strict=True):
             item["disk_offset"] = carved.disk_offset
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DiskCase:
+        """The case back from :meth:`to_dict` (or a ``manifest.json``'s content)."""
+        plain = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
+        for name in ("root", "raw"):
+            plain[name] = Path(plain[name])
+        plain["e01"] = [Path(p) for p in plain.get("e01", [])]
+        plain["partitions"] = [Partition(**p) for p in plain.get("partitions", [])]
+        plain["files"] = [DiskFile(**f) for f in plain.get("files", [])]
+        plain["carvable"] = [
+            CarvableData(**{k: v for k, v in c.items() if k != "disk_offset"})
+            for c in plain.get("carvable", [])
+        ]
+        return cls(**plain)
+
+    @classmethod
+    def load(cls, manifest: Path) -> DiskCase:
+        """A case from its ``manifest.json`` (a benchmark builds once, then reuses it)."""
+        return cls.from_dict(json.loads(manifest.read_text(encoding="utf-8")))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -1272,7 +1290,7 @@ def make_disk_case(
         images: list[Path] = []
         for n, (fs, size, offset) in enumerate(zip(systems, sizes, offsets, strict=True)):
             src = tmp / f"src-{fs.name}"
-            _write_tree(src, {path: data for path, (data, _) in fs.tree.items()})
+            write_tree(src, {path: data for path, (data, _) in fs.tree.items()})
             for path, large_size in fs.large.items():
                 large_seed += 1
                 large_path = src / path.lstrip("/")

@@ -188,3 +188,46 @@ def test_reader_threads_do_not_share_a_read_position(disk: DiskCase) -> None:
 
 def _entries(items: Iterator[object]) -> list[Entry]:
     return [i for i in items if isinstance(i, Entry)]
+
+
+def test_direct_media_reads_equal_the_sleuth_kits(disk: DiskCase, tmp_path: Path) -> None:
+    """Files whose extents are plain are read straight from the media; the bytes must be those
+    The Sleuth Kit reads, fragmented files included."""
+    import dataclasses
+    import itertools
+    import subprocess
+
+    from lanterne.evidence.disk.tsk import TskWalk
+    from lanterne.synth.disks import fat_clusters, fat_image, random_bytes
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.bin").write_bytes(random_bytes(1, 40_000))
+    (src / "b.bin").write_bytes(random_bytes(2, 30_000))
+    fat = fat_image(src, tmp_path / "frag.img", 8, fat=16)
+    (tmp_path / "c.bin").write_bytes(random_bytes(3, 100_000))
+    subprocess.run(["mdel", "-i", str(fat), "::/a.bin"], check=True)
+    subprocess.run(["mcopy", "-i", str(fat), str(tmp_path / "c.bin"), "::/c.bin"], check=True)
+    handles = Handles()
+    for image in (disk.raw, disk.e01[0], fat):
+        for volume in scan_volumes(image).file_systems:
+            assert volume.media_spec is not None
+            direct = list(TskWalk(volume, ROOT, handles).items())
+            tsk_only = dataclasses.replace(volume, media_spec=None, media_offset=None)
+            through_tsk = list(TskWalk(tsk_only, ROOT, handles).items())
+            assert [i.provenance for i in direct] == [i.provenance for i in through_tsk]
+            pairs = [
+                (a, b) for a, b in zip(direct, through_tsk, strict=True) if isinstance(a, Entry)
+            ]
+            assert pairs
+            for a, b in pairs:
+                assert isinstance(b, Entry)
+                assert _sha(a) == _sha(b)
+    c = next(
+        e
+        for e in TskWalk(scan_volumes(fat).file_systems[0], ROOT, handles).items()
+        if isinstance(e, Entry) and e.name == "c.bin"
+    )
+    assert _sha(c) == hashlib.sha256(random_bytes(3, 100_000)).hexdigest()
+    clusters = fat_clusters(fat, "/c.bin")
+    assert any(b != a + 1 for a, b in itertools.pairwise(clusters))  # really fragmented

@@ -9,7 +9,9 @@ the thread.
 
 from __future__ import annotations
 
+import bisect
 import io
+import itertools
 import threading
 from typing import Any
 
@@ -53,13 +55,13 @@ class Handles:
             cache[key] = self.file_system(spec).GetFsInfo()
         return cache[key]
 
-    def volume(self, volume_spec: Any) -> Any:
-        """A dfVFS file object over the raw bytes of a volume (for carving)."""
+    def file_object(self, spec: Any) -> Any:
+        """A dfVFS file object over the bytes of a layer: the media, a volume (carving)."""
         cache = self._cache()
-        key = ("volume", volume_spec.comparable)
+        key = ("bytes", spec.comparable)
         if key not in cache:
             cache[key] = resolver.Resolver.OpenFileObject(
-                volume_spec, resolver_context=self._local.context
+                spec, resolver_context=self._local.context
             )
         return cache[key]
 
@@ -111,6 +113,48 @@ class TskStream(io.RawIOBase):
         buffer[:n] = data
         self._pos += n
         return n
+
+
+class ExtentStream(io.RawIOBase):
+    """A file read straight from the media: its data extents ``(media offset, length)`` in
+    file order, read through the image layer (libewf, libsmraw … release the GIL while they
+    read and decompress, The Sleuth Kit's Python-backed image reads do not)."""
+
+    def __init__(self, media: Any, extents: list[tuple[int, int]]) -> None:
+        self._media = media
+        self._extents = extents
+        self._starts = list(itertools.accumulate((n for _, n in extents), initial=0))
+        self._size = self._starts[-1]
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        if self._pos >= self._size:
+            return 0
+        i = bisect.bisect_right(self._starts, self._pos) - 1
+        at, length = self._extents[i]
+        into = self._pos - self._starts[i]
+        want = min(len(buffer), length - into)
+        self._media.seek(at + into)
+        data = self._media.read(want)
+        if len(data) != want:
+            raise OSError(f"media ends early: {len(data)} of {want} bytes at {at + into}")
+        buffer[:want] = data
+        self._pos += want
+        return want
 
 
 class DfvfsStream(io.RawIOBase):

@@ -90,7 +90,7 @@ class DiskImageSource(EvidenceSource):
         fmt, spec = media(self.path)
         base = (*root, Step("image", fmt))
         try:
-            size = int(handles.volume(spec).get_size())
+            size = int(handles.file_object(spec).get_size())
         except (dfvfs_errors.Error, OSError) as exc:
             yield EntryWarning(base, STAGE, "unreadable", f"cannot read the media: {exc}")
             return
@@ -126,7 +126,7 @@ class DiskImageSource(EvidenceSource):
     ) -> Iterator[Item]:
         """Pictures in the bytes of the volume at ``spec`` that ``coverage`` leaves free."""
         limits = self.limits
-        f = handles.volume(spec)
+        f = handles.file_object(spec)
 
         def read_at(offset: int, length: int) -> bytes:
             f.seek(offset)

@@ -31,7 +31,7 @@ import numpy as np
 import pytsk3
 
 from lanterne.evidence.base import Entry, EntryWarning, Item
-from lanterne.evidence.disk.handles import Handles, TskStream
+from lanterne.evidence.disk.handles import ExtentStream, Handles, TskStream
 from lanterne.evidence.disk.volumes import FileSystemVolume
 from lanterne.provenance import Provenance, Step, decode_name
 
@@ -71,6 +71,7 @@ _META_ALLOC = int(pytsk3.TSK_FS_META_FLAG_ALLOC)
 _META_UNALLOC = int(pytsk3.TSK_FS_META_FLAG_UNALLOC)
 _NAME_UNALLOC = int(pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
 _RESIDENT = int(pytsk3.TSK_FS_ATTR_RES)
+_TRANSFORMED = int(pytsk3.TSK_FS_ATTR_COMP) | int(pytsk3.TSK_FS_ATTR_ENC)
 
 
 class Coverage:
@@ -128,6 +129,9 @@ class _Stream:
     size: int
     ranges: list[tuple[int, int]]
     resident: bool
+    direct: bool = False
+    """``ranges`` are, in order, exactly the file's bytes (no sparse run, no compression or
+    encryption): it can be read straight from the media, without The Sleuth Kit."""
 
 
 @dataclass(slots=True)
@@ -294,10 +298,18 @@ class TskWalk:
     ) -> Entry:
         handles, spec = self.handles, self.volume.path_spec.parent
         size, attr_type, attr_id = s.size, s.attr_type, s.attr_id
+        media, base = self.volume.media_spec, self.volume.media_offset
+        if s.direct and media is not None and base is not None and not deleted:
+            extents = [(base + start, end - start) for start, end in s.ranges]
 
-        def opener() -> BinaryIO:
-            f = handles.tsk(spec).open_meta(inode=addr)
-            return io.BufferedReader(TskStream(f, size, attr_type, attr_id), READ_SIZE)
+            def opener() -> BinaryIO:
+                return io.BufferedReader(ExtentStream(handles.file_object(media), extents))
+
+        else:
+
+            def opener() -> BinaryIO:
+                f = handles.tsk(spec).open_meta(inode=addr)
+                return io.BufferedReader(TskStream(f, size, attr_type, attr_id), READ_SIZE)
 
         return Entry(
             provenance=chain,
@@ -329,16 +341,22 @@ def _streams(f: Any, meta: Any, block: int, folders: bool = False) -> list[_Stre
         size = int(ai.size)
         resident = bool(int(ai.flags) & _RESIDENT)
         ranges: list[tuple[int, int]] = []
+        direct = not resident and not int(ai.flags) & _TRANSFORMED
         if not resident:
             for run in attr:
                 if int(run.flags) & _SKIPPED_RUNS or not run.len:
+                    direct = direct and not run.len
                     continue
                 used = min(int(run.len) * block, size - int(run.offset) * block)
                 if used > 0:
+                    direct = direct and int(run.offset) * block == sum(e - s for s, e in ranges)
                     start = int(run.addr) * block
                     ranges.append((start, start + used))
+        direct = direct and sum(e - s for s, e in ranges) == size
         suffix = f":{name}" if name and not folders else ""
-        streams.append(_Stream(suffix, int(ai.type), int(ai.id), size, ranges, resident))
+        streams.append(
+            _Stream(suffix, int(ai.type), int(ai.id), size, ranges, resident, direct)
+        )
     if not folders and not streams:
         streams.append(_Stream("", None, None, int(meta.size), [], True))
     streams.sort(key=lambda s: (s.suffix != "", s.suffix))

@@ -74,6 +74,10 @@ class FileSystemVolume:
     type_indicator: str
     offset: int | None
     """Byte offset of the volume in the media, when it is a partition."""
+    media_spec: Any = None
+    """The image layer (EWF, raw …) holding the file system at ``media_offset``, when only
+    partitions lie between them (no encryption, no LVM): files can be read from it directly."""
+    media_offset: int | None = None
 
     @property
     def uses_tsk(self) -> bool:
@@ -142,7 +146,10 @@ def scan_volumes(path: Path, unlock: str | None = None) -> VolumeScan:
     scan = VolumeScan(image_format=image)
     for spec in specs:
         steps, offset = _layers(spec.parent)
-        scan.file_systems.append(FileSystemVolume(spec, steps, spec.type_indicator, offset))
+        media_spec, media_offset = _media_position(spec.parent, steps)
+        scan.file_systems.append(
+            FileSystemVolume(spec, steps, spec.type_indicator, offset, media_spec, media_offset)
+        )
     for spec in mediator.locked:
         steps, _ = _layers(spec)
         scan.locked.append(LockedVolume(steps, ENCRYPTION_TYPES.get(spec.type_indicator, "?")))
@@ -193,6 +200,29 @@ def _layers(spec: Any) -> tuple[tuple[Step, ...], int | None]:
             offset = _volume_offset(layer)
             steps.append(Step("volume", f"{ti.lower()}{location}", offset=offset))
     return tuple(steps), offset
+
+
+_PARTITION_TYPES = {
+    definitions.TYPE_INDICATOR_GPT,
+    definitions.TYPE_INDICATOR_TSK_PARTITION,
+    definitions.TYPE_INDICATOR_APM,
+}
+
+
+def _media_position(spec: Any, steps: tuple[Step, ...]) -> tuple[Any, int | None]:
+    """The image-layer spec and the byte offset in it of the volume ``spec``, when only plain
+    partitions lie between them; else (None, None)."""
+    offset = 0
+    for step in steps:
+        if step.kind == "volume":
+            if step.offset is None:
+                return None, None
+            offset += step.offset
+    while spec is not None and spec.type_indicator not in IMAGE_TYPES:
+        if spec.type_indicator not in _PARTITION_TYPES:
+            return None, None
+        spec = spec.parent
+    return spec, (offset if spec is not None else None)
 
 
 def _volume_offset(spec: Any) -> int | None:

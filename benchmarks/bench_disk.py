@@ -1,0 +1,118 @@
+"""Benchmark: ingest of the same files from a folder, from a raw disk image and from its E01.
+
+Usage::
+
+    python benchmarks/bench_disk.py                      # 16 files x 64 MiB, 2 workers
+    python benchmarks/bench_disk.py --files 8 --size-mib 32 --rounds 3
+
+The folder of random-byte files (incompressible: the worst case for E01, whose chunks are then
+stored and checksummed, not deflated) is turned into an ext4 file system (``mke2fs -d``), which is
+the raw image, and that into an E01 with ``ewfacquire``. Each round ingests the three into fresh
+cases (registration, walk, reads through The Sleuth Kit / libewf, digests, typing, store
+writes, and for the images the carving pass over their free space); rounds interleave and the
+best is shown. Page caches are warm, so what remains is the cost of the layers. Printed: MB/s
+of file bytes, CPU seconds per GB, and the ratios image / folder (target for E01: >= 0.7).
+Every image ingest is checked to record the folder's SHA-256s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from lanterne.case import schema
+from lanterne.case.workspace import Case
+from lanterne.evidence.registry import add_evidence
+from lanterne.ingest.pipeline import Ingestor
+from lanterne.synth.disks import ext4_image, to_e01
+
+MiB = 1 << 20
+
+
+def make_tree(root: Path, files: int, size: int) -> int:
+    rng = np.random.default_rng(20261129)
+    for i in range(files):
+        (root / f"file_{i:03d}.bin").write_bytes(rng.bytes(size))
+    return files * size
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def ingest(work: Path, item: Path, workers: int) -> tuple[float, float, set[str]]:
+    case_dir = work / "case"
+    shutil.rmtree(case_dir, ignore_errors=True)
+    with Case.init(case_dir, "bench", None) as case:
+        add_evidence(case, item, "ITEM")
+        c0, t0 = cpu(), time.perf_counter()
+        Ingestor(case, workers=workers).run()
+        wall, used = time.perf_counter() - t0, cpu() - c0
+        with case.store.engine.connect() as conn:
+            shas = {r[0] for r in conn.execute(select(schema.file.c.sha256))}
+    return wall, used, shas
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--files", type=int, default=16)
+    ap.add_argument("--size-mib", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--dir", type=Path, default=None, help="scratch folder (default: tmp)")
+    args = ap.parse_args()
+    for tool in ("mke2fs", "ewfacquire"):
+        if shutil.which(tool) is None:
+            print(f"{tool} is needed (Debian packages e2fsprogs, ewf-tools)", file=sys.stderr)
+            return 2
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        work = Path(tmp)
+        folder = work / "folder"
+        folder.mkdir()
+        total = make_tree(folder, args.files, args.size_mib * MiB)
+        t0 = time.perf_counter()
+        raw = ext4_image(folder, work / "disk.raw", total // MiB + total // MiB // 8 + 16)
+        t1 = time.perf_counter()
+        e01 = to_e01(raw, work / "disk")[0]
+        t2 = time.perf_counter()
+        print(
+            f"{args.files} files x {args.size_mib} MiB = {total / 1e9:.2f} GB; ext4 image "
+            f"{raw.stat().st_size / 1e9:.2f} GB built in {t1 - t0:.1f} s, E01 in {t2 - t1:.1f} s; "
+            f"{args.workers} workers, {os.cpu_count()} cores"
+        )
+        items = {"folder": folder, "raw image": raw, "E01": e01}
+        best: dict[str, tuple[float, float]] = {}
+        want: set[str] | None = None
+        for _ in range(args.rounds):
+            for name, item in items.items():
+                wall, used, shas = ingest(work, item, args.workers)
+                if want is None:
+                    want = shas
+                missing = want - shas
+                if missing:
+                    print(f"{name}: {len(missing)} of the folder's files not found", file=sys.stderr)
+                    return 1
+                if name not in best or wall < best[name][0]:
+                    best[name] = (wall, used)
+        print(f"{'source':<10} {'wall s':>8} {'MB/s':>8} {'CPU s/GB':>9} {'vs folder':>10}")
+        folder_wall = best["folder"][0]
+        for name, (wall, used) in best.items():
+            print(
+                f"{name:<10} {wall:8.2f} {total / wall / 1e6:8.0f} {used / (total / 1e9):9.2f} "
+                f"{folder_wall / wall:9.2f}x"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
