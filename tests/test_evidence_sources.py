@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import need_tools
 from lanterne import provenance
 from lanterne.evidence.base import Entry, EvidenceSource
 from lanterne.evidence.registry import SOURCES, register_source
 from lanterne.provenance import Step
 from lanterne.synth.archives import zip_bytes
+from lanterne.synth.disks import ext4_image
 from lanterne.synth.pictures import make_picture
 
 
@@ -30,9 +32,21 @@ def _file(tmp: Path) -> tuple[EvidenceSource, dict[str, bytes]]:
     return SOURCES["file"](tmp / "usb.zip"), {"usb.zip": data}
 
 
+def _disk_image(tmp: Path) -> tuple[EvidenceSource, dict[str, bytes]]:
+    need_tools("mke2fs", "debugfs")
+    src = tmp / "src"
+    files = {"a/1.jpg": make_picture(4), "a/b/2.png": make_picture(5, fmt="PNG"), "c.txt": b"y"}
+    for rel, data in files.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+    image = ext4_image(src, tmp / "disk.img", 4)
+    return SOURCES["disk-image"](image), {f"raw!/{k}": v for k, v in files.items()}
+
+
 EXAMPLES: dict[str, Callable[[Path], tuple[EvidenceSource, dict[str, bytes]]]] = {
     "folder": _folder,
     "file": _file,
+    "disk-image": _disk_image,
 }
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from lanterne.synth import disks
 from lanterne.synth.disks import DiskCase, MissingTool, PartSpec
+from lanterne.synth.pictures import make_picture
 
 BUILD_TOOLS = ("mke2fs", "debugfs", "dumpe2fs", "mkfs.vfat", "mcopy", "mdel", "mshowfat")
 NTFS_TOOLS = ("mkntfs", "ntfscp")
@@ -259,6 +260,26 @@ def test_ext4_delete_by_debugfs_alone_leaves_the_file_readable(tmp_path: Path) -
     offset, size = residue
     assert image.read_bytes()[offset : offset + size] == data[::-1]
     assert tsk("e2fsck", "-fn", image, check=False).returncode == 0
+
+
+def test_picture_in_fat_file_slack(tmp_path: Path) -> None:
+    from conftest import need_tools
+
+    need_tools(*BUILD_TOOLS, "mtype", *TSK)
+    text = b"Dear Ottilie,\n" * 10
+    disks.write_tree(tmp_path / "src", {"/docs/letter.txt": text})
+    image = disks.fat_image(tmp_path / "src", tmp_path / "f.img", 8, fat=12, cluster_sectors=64)
+    png = make_picture(5, (64, 48), "PNG")
+    offset = disks.fat_plant_slack(image, "/docs/letter.txt", png)
+    assert image.read_bytes()[offset : offset + len(png)] == png
+    entry = fls(image)["/docs/letter.txt"][0]
+    assert icat(image, 0, entry.address) == text  # the file itself is unchanged
+    with_slack = tsk("icat", "-s", image, entry.address).stdout
+    assert with_slack[len(text) : len(text) + len(png)] == png
+    assert png in tsk("blkls", "-s", image).stdout  # slack space, not unallocated space
+    assert png not in tsk("blkls", image).stdout
+    with pytest.raises(ValueError, match="slack"):
+        disks.fat_plant_slack(image, "/docs/letter.txt", bytes(40_000))
 
 
 def test_mbr_disk_of_fat12_and_fat16(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ workstation has, never mounting anything and never needing root:
   :func:`fat_write_over` (a new file takes a deleted file's clusters), :func:`ext4_delete`
   (``debugfs rm``, then, like the Linux kernel, the inode's extent tree is emptied);
 * :func:`plant_unallocated`: bytes written into never-used clusters/blocks;
+  :func:`fat_plant_slack`: bytes written into the slack of a file's last FAT cluster;
 * :func:`partitioned_image` (``sfdisk`` on a plain file, GPT or MBR, 1 MiB aligned);
 * containers: :func:`to_e01` (``ewfacquire``), :func:`split_raw`, :func:`convert_image`
   (``qemu-img``: VMDK, VHD, VHDX, QCOW2);
@@ -79,6 +80,7 @@ __all__ = [
     "fat_dir_loop",
     "fat_image",
     "fat_layout",
+    "fat_plant_slack",
     "fat_write_over",
     "file_hashes",
     "garbage_mbr",
@@ -114,6 +116,7 @@ PACKAGES: dict[str, str] = {
     "mdel": "mtools",
     "mmd": "mtools",
     "mshowfat": "mtools",
+    "mtype": "mtools",
     "mkntfs": "ntfs-3g",
     "ntfscp": "ntfs-3g",
     "sfdisk": "fdisk",
@@ -510,6 +513,23 @@ def fat_write_over(image: Path, deleted_clusters: Sequence[int], src: Path, path
             f"{deleted_clusters[0]}..{deleted_clusters[-1]}"
         )
     return taken
+
+
+def fat_plant_slack(image: Path, path: str, data: bytes) -> int:
+    """Writes ``data`` into the slack of ``path``'s last cluster (between the end of the file
+    and the end of its cluster), where no file's content is; returns its byte offset from the
+    file system's start. Needs clusters large enough: ``fat_image(..., cluster_sectors=64)``
+    gives 32 KiB clusters (FAT12 up to 127 MiB)."""
+    layout = fat_layout(image)
+    clusters = fat_clusters(image, path)
+    size = len(_run("mtype", "-i", image, "::" + _fat_path(path)).stdout)
+    used = size - (len(clusters) - 1) * layout.cluster_size
+    if not 0 < used <= layout.cluster_size or used + len(data) > layout.cluster_size:
+        slack = layout.cluster_size - used
+        raise ValueError(f"{path}: {slack} bytes of slack, {len(data)} wanted")
+    offset = layout.cluster_offset(clusters[-1]) + used
+    _write_at(image, offset, data)
+    return offset
 
 
 def _fat_dir_entries(image: Path, layout: FatLayout, cluster: int) -> Iterable[tuple[int, bytes]]:
