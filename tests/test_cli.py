@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import need_tools
 from lanterne.cli import app
 from lanterne.synth.pictures import make_picture
 
@@ -106,12 +107,14 @@ def test_evidence_errors_change_nothing(tmp_path: Path, seized: Path) -> None:
 
 
 def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
+    need_tools("mke2fs", "mkfs.vfat", "mcopy", "mkntfs", "ntfscp", "sfdisk", "ewfacquire")
     case = tmp_path / "demo"
     out = _run("demo", str(case), "--workers", "2")
     assert "Demo operation (synthetic)" in out
     summary = json.loads(_run("summary", str(case), "--json"))
-    assert summary["items"] == 5
+    assert summary["items"] == 6  # five folders and archives, one E01 disk image
     assert all(ev["status"] == "done" for ev in summary["evidence"])
+    assert summary["deleted_files"] >= 1 and summary["carved_files"] >= 1
     assert summary["pictures"]["contents"] > 20
     assert summary["warnings_by_reason"]["path-traversal"] >= 1
     # running it again re-uses the case and changes nothing

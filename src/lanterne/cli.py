@@ -392,12 +392,27 @@ def demo(
             c = Case.init(case, "Demo operation (synthetic)")
             for item in operation.items:
                 add_evidence(c, item.path, item.label, item.suspect, "demo")
+            _demo_disk(c, evidence_root, operation.items[0].suspect)
         with c:
             Ingestor(c, workers, RichProgress()).run()
             _print_summary(summarize(c))
     except LanterneError as exc:
         _fail(exc)
     console.print(f"\nnext: [bold]lanterne export files {case} --format csv -o files.csv[/]")
+
+
+def _demo_disk(c: Case, evidence_root: Path, suspect: str | None) -> None:
+    """A seized hard disk as an E01 (FAT32, ext4, NTFS; deleted and carvable pictures), when
+    the Debian tools that build it are installed (see .ci/run); else the demo goes without."""
+    from lanterne.evidence.registry import add_evidence
+    from lanterne.synth.disks import MissingTool, make_disk_case
+
+    try:
+        disk = make_disk_case(evidence_root / "HDD-06", seed=0)
+    except MissingTool as exc:
+        console.print(f"[yellow]no disk image in the demo:[/] {exc}")
+        return
+    add_evidence(c, disk.e01[0], "HDD-06", suspect, "demo")
 
 
 if __name__ == "__main__":  # pragma: no cover
