@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from lanterne.case import schema
 from lanterne.case.store import Batch, CaseStore, utcnow
@@ -112,3 +113,34 @@ def test_migrations_build_exactly_the_schema(case: Case) -> None:
 
     with case.store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
+
+
+def test_a_case_from_the_first_version_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A case made before disk images (schema 0001) opens, migrates, and keeps its rows."""
+    from alembic import command
+    from alembic.config import Config
+
+    from lanterne.case.store import sqlite_url
+
+    url = sqlite_url(tmp_path / "old.db")
+    engine = sa.create_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", "lanterne.case:migrations")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(
+            sa.text(
+                "INSERT INTO evidence (label, kind, location, registered_by, registered_at, status)"
+                " VALUES ('PC-01', 'folder', '/x', 't', '2026-01-01 00:00:00', 'done')"
+            )
+        )
+    engine.dispose()
+    store = CaseStore(url)
+    try:
+        assert store.schema_version() == "0002"
+        ev = store.evidence_by_label("PC-01")
+        assert ev is not None and (ev.kind, ev.format, ev.details_json) == ("folder", None, {})
+        assert store.verifications(ev.id) == [] and store.app_data(ev.id) == []
+    finally:
+        store.close()

@@ -174,3 +174,14 @@ def test_cli_add_show_verify(tmp_path: Path, disk: DiskCase) -> None:
 def test_registration_sha256_is_of_the_file(case: Case, disk: DiskCase) -> None:
     ev = add_evidence(case, disk.e01[0], "HDD-01")
     assert ev.sha256 == hashlib.sha256(disk.e01[0].read_bytes()).hexdigest()
+
+
+def test_split_raw_registered_with_the_media_size(
+    case: Case, disk: DiskCase, tmp_path: Path
+) -> None:
+    from lanterne.synth.disks import split_raw
+
+    first = split_raw(disk.raw, tmp_path, 16 << 20)[0]
+    ev = add_evidence(case, first, "HDD-SPLIT")
+    assert (ev.kind, ev.format, ev.size) == ("disk-image", "raw", disk.raw_size)
+    assert verify_evidence(case, "HDD-SPLIT")["sha256"] == disk.raw_sha256

@@ -20,7 +20,7 @@ from lanterne.evidence.apps import phone_platform_of
 from lanterne.evidence.base import EvidenceSource
 from lanterne.evidence.disk.ewf import is_ewf, read_acquisition
 from lanterne.evidence.disk.source import DiskImageSource
-from lanterne.evidence.disk.volumes import media, scan_volumes
+from lanterne.evidence.disk.volumes import media, media_size, scan_volumes
 from lanterne.evidence.folder import FileSource, FolderSource, folder_size
 from lanterne.progress import NoProgress, Progress
 from lanterne.provenance import display_path
@@ -172,6 +172,8 @@ def _disk_image(path: Path, size: int, sha256: str, unlock: str | None) -> Ident
             size = acquisition.media_size
         except CorruptData as exc:
             details["acquisition_error"] = f"{exc.reason}: {exc.detail}"
+    if not ewf:
+        size = media_size(path) or size
     try:
         scan = scan_volumes(path, unlock)
     except NotMyFormat as exc:

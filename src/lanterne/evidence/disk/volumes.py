@@ -18,6 +18,7 @@ from dfvfs.credentials import manager as credentials_manager
 from dfvfs.helpers import volume_scanner
 from dfvfs.lib import definitions, errors
 from dfvfs.path import factory as path_spec_factory
+from dfvfs.resolver import resolver
 from dfvfs.volume import factory as volume_factory
 
 from lanterne.errors import NotMyFormat
@@ -170,6 +171,17 @@ def media(path: Path) -> tuple[str, Any]:
     indicator = found[0] if len(found) == 1 else definitions.TYPE_INDICATOR_RAW
     spec = path_spec_factory.Factory.NewPathSpec(indicator, parent=os_spec)
     return IMAGE_TYPES.get(indicator, "raw"), spec
+
+
+def media_size(path: Path) -> int | None:
+    """The size of the media (the acquired drive) in the image at ``path``: for split, EWF and
+    virtual-disk images not the size of the file; None when it cannot be read."""
+    _, spec = media(path)
+    try:
+        file_object = resolver.Resolver.OpenFileObject(spec)
+        return int(file_object.get_size())
+    except (errors.Error, OSError, ValueError):
+        return None
 
 
 def _image_format(spec: Any) -> str:
