@@ -100,7 +100,7 @@ def main() -> int:
                     want = shas
                 missing = want - shas
                 if missing:
-                    print(f"{name}: {len(missing)} of the folder's files not found", file=sys.stderr)
+                    print(f"{name}: {len(missing)} folder files not found", file=sys.stderr)
                     return 1
                 if name not in best or wall < best[name][0]:
                     best[name] = (wall, used)
