@@ -182,6 +182,12 @@ def test_stored_hash_forms() -> None:
 # --- verification -------------------------------------------------------------------------------
 
 
+LAYOUT_KNOWN = ewf.pyewf.get_version() in ewf._KNOWN_LAYOUTS
+needs_layout = pytest.mark.skipif(
+    not LAYOUT_KNOWN, reason="checksum-error list read only from checked pyewf versions"
+)
+
+
 def test_verify_match(fat_e01: Path, fat: Path) -> None:
     progress = Recorder()
     v = verify_media(fat_e01, progress)
@@ -191,7 +197,7 @@ def test_verify_match(fat_e01: Path, fat: Path) -> None:
     assert (v.stored_md5, v.stored_sha1) == (md5, sha1)
     assert v.bytes_read == v.media_size == fat.stat().st_size
     assert v.checksum_errors == []
-    assert v.checksum_errors_checked
+    assert v.checksum_errors_checked == LAYOUT_KNOWN
     assert v.image_format == "ewf"
     assert "MD5 and SHA-1" in v.detail and "intact" in v.detail
     assert progress.starts == [(f"Verifying {fat_e01.name}", fat.stat().st_size)]
@@ -213,6 +219,7 @@ def flip_stored_media_byte(e01: Path, raw: Path, dest: Path) -> int:
     return middle
 
 
+@needs_layout
 def test_changed_byte_is_a_checksum_error(noise_e01: Path, noise: Path, tmp_path: Path) -> None:
     changed = tmp_path / "noise.E01"
     offset = flip_stored_media_byte(noise_e01, noise, changed)
@@ -229,6 +236,7 @@ def test_changed_byte_is_a_checksum_error(noise_e01: Path, noise: Path, tmp_path
     assert json.loads(json.dumps(v.to_json()))["checksum_errors"] == [[start, size]]
 
 
+@needs_layout
 def test_changed_byte_in_compressed_chunk(fat_e01: Path, fat: Path, tmp_path: Path) -> None:
     data = bytearray(fat_e01.read_bytes())
     data[len(data) // 2] ^= 0x01  # inside the deflated chunks of the 'sectors' section
