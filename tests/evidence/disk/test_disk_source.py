@@ -231,3 +231,25 @@ def test_direct_media_reads_equal_the_sleuth_kits(disk: DiskCase, tmp_path: Path
     assert _sha(c) == hashlib.sha256(random_bytes(3, 100_000)).hexdigest()
     clusters = fat_clusters(fat, "/c.bin")
     assert any(b != a + 1 for a, b in itertools.pairwise(clusters))  # really fragmented
+
+
+def test_background_carving_hands_over_in_order_and_stops_when_closed() -> None:
+    import itertools
+
+    from lanterne.evidence.disk.source import _Background
+
+    items: list[object] = list(range(50))
+    assert list(_Background(iter(items))) == items  # type: ignore[arg-type]
+
+    def failing() -> Iterator[object]:
+        yield 1
+        raise ValueError("reader bug")
+
+    it = iter(_Background(failing()))  # type: ignore[arg-type]
+    assert next(it) == 1
+    with pytest.raises(ValueError, match="reader bug"):
+        next(it)
+    endless = _Background(itertools.count())  # type: ignore[arg-type]
+    endless.close()
+    endless._thread.join(5)
+    assert not endless._thread.is_alive()

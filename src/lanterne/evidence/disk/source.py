@@ -11,7 +11,9 @@ When no partition table or file system is recognised at all, the whole media is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +81,17 @@ class DiskImageSource(EvidenceSource):
                 "no partition or volume holds a file system this version reads",
             )
             yield from self._carve_media(root, handles)
-        for volume in scan.file_systems:
-            yield from self._volume(volume, root, handles)
+        carvers: list[_Background] = []
+        try:
+            for volume in scan.file_systems:
+                carver = yield from self._volume(volume, root, handles)
+                if carver is not None:  # carve this volume while the next ones are read
+                    carvers.append(_Background(carver))
+            for background in carvers:
+                yield from background
+        finally:
+            for background in carvers:
+                background.close()
 
     def _carve_media(self, root: Provenance, handles: Handles) -> Iterator[Item]:
         """No file system recognised (a wiped or damaged partition table): carve the whole
@@ -98,7 +109,8 @@ class DiskImageSource(EvidenceSource):
 
     def _volume(
         self, volume: FileSystemVolume, root: Provenance, handles: Handles
-    ) -> Iterator[Item]:
+    ) -> Generator[Item, None, Iterator[Item] | None]:
+        """Yields the volume's files; returns its carving, still to run, if any."""
         if volume.uses_tsk:
             try:
                 handles.tsk(volume.path_spec.parent)
@@ -111,15 +123,16 @@ class DiskImageSource(EvidenceSource):
                     "only, no deleted files, no carving",
                 )
                 yield from walk_native(volume, root, handles)
-                return
+                return None
             walk = TskWalk(volume, root, handles)
             yield from walk.items()
             if self.limits.carve:
                 base = (*root, *volume.steps)
                 spec = volume.path_spec.parent
-                yield from self._carve(base, handles, spec, walk.coverage, walk.size)
+                return self._carve(base, Handles(), spec, walk.coverage, walk.size)
         else:
             yield from walk_native(volume, root, handles)
+        return None
 
     def _carve(
         self, base: Provenance, handles: Handles, spec: Any, coverage: Coverage, size: int
@@ -166,6 +179,49 @@ class DiskImageSource(EvidenceSource):
                 "carve-limit",
                 f"stopped after {limits.carve_max_hits} carved pictures (carve_max_hits)",
             )
+
+
+class _Background:
+    """Runs a volume's carving on a thread of its own, so that both cores work on one image
+    (the reader threads on the next volumes' files, this one on free space); its items are
+    handed over later, in their order. Bounded: it waits while a few items are unclaimed."""
+
+    _END = object()
+
+    def __init__(self, items: Iterator[Item], depth: int = 8) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(items,), daemon=True)
+        self._thread.name = "carve"
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, items: Iterator[Item]) -> None:
+        try:
+            for item in items:
+                if not self._put(item):
+                    return
+        except Exception as exc:  # handed to the consumer, which records it
+            self._put(exc)
+        finally:
+            self._put(self._END)
+
+    def __iter__(self) -> Iterator[Item]:
+        while (item := self._queue.get()) is not self._END:
+            if isinstance(item, Exception):
+                raise item
+            yield item  # type: ignore[misc]
+
+    def close(self) -> None:
+        self._stop.set()
 
 
 def _capped(gaps: Iterator[tuple[int, int]], budget: int) -> Iterator[tuple[int, int]]:
