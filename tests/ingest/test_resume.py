@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from conftest import need_tools
 from lanterne.case import schema
 from lanterne.case.workspace import Case
 from lanterne.evidence.registry import add_evidence
 from lanterne.ingest.pipeline import Ingestor
+from lanterne.synth.disks import make_disk_case
 from lanterne.synth.pictures import make_picture, make_variant
 
 
@@ -53,7 +55,18 @@ def _rows(case: Case) -> tuple[set[tuple[object, ...]], ...]:
 
 @pytest.mark.slow
 def test_resume_after_kill_loses_nothing(tmp_path: Path, db_url: str | None) -> None:
-    evidence = _evidence(tmp_path / "seized", 150)
+    _kill_and_resume(tmp_path, db_url, _evidence(tmp_path / "seized", 150))
+
+
+@pytest.mark.slow
+def test_disk_image_resume_after_kill_loses_nothing(tmp_path: Path, db_url: str | None) -> None:
+    """The same on an E01: files, deleted files, carved pictures, zip members inside."""
+    need_tools("mke2fs", "mkfs.vfat", "mcopy", "sfdisk", "ewfacquire", "debugfs")
+    disk = make_disk_case(tmp_path / "disk", seed=11, pictures=40, ntfs=False)
+    _kill_and_resume(tmp_path, db_url, disk.e01[0])
+
+
+def _kill_and_resume(tmp_path: Path, db_url: str | None, evidence: Path) -> None:
     with Case.init(tmp_path / "reference", "reference") as ref:  # uninterrupted, on SQLite
         add_evidence(ref, evidence, "PC-01")
         Ingestor(ref, workers=2).run()
