@@ -73,13 +73,11 @@ class Handles:
         self._local.__dict__.clear()
 
 
-class TskStream(io.RawIOBase):
-    """A read-only stream over one attribute of a file, read through The Sleuth Kit."""
+class _SizedStream(io.RawIOBase):
+    """A read-only stream of known size that keeps its own position (subclasses read)."""
 
-    def __init__(self, file: Any, size: int, attr_type: int | None, attr_id: int | None) -> None:
-        self._file = file
+    def __init__(self, size: int) -> None:
         self._size = size
-        self._attr = (attr_type, attr_id)
         self._pos = 0
 
     def readable(self) -> bool:
@@ -95,6 +93,15 @@ class TskStream(io.RawIOBase):
 
     def tell(self) -> int:
         return self._pos
+
+
+class TskStream(_SizedStream):
+    """A read-only stream over one attribute of a file, read through The Sleuth Kit."""
+
+    def __init__(self, file: Any, size: int, attr_type: int | None, attr_id: int | None) -> None:
+        super().__init__(size)
+        self._file = file
+        self._attr = (attr_type, attr_id)
 
     def readinto(self, buffer: Any) -> int:
         want = min(len(buffer), self._size - self._pos)
@@ -115,31 +122,16 @@ class TskStream(io.RawIOBase):
         return n
 
 
-class ExtentStream(io.RawIOBase):
+class ExtentStream(_SizedStream):
     """A file read straight from the media: its data extents ``(media offset, length)`` in
     file order, read through the image layer (libewf, libsmraw … release the GIL while they
     read and decompress, The Sleuth Kit's Python-backed image reads do not)."""
 
     def __init__(self, media: Any, extents: list[tuple[int, int]]) -> None:
+        self._starts = list(itertools.accumulate((n for _, n in extents), initial=0))
+        super().__init__(self._starts[-1])
         self._media = media
         self._extents = extents
-        self._starts = list(itertools.accumulate((n for _, n in extents), initial=0))
-        self._size = self._starts[-1]
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
 
     def readinto(self, buffer: Any) -> int:
         if self._pos >= self._size:
