@@ -253,3 +253,35 @@ def test_background_carving_hands_over_in_order_and_stops_when_closed() -> None:
     endless.close()
     endless._thread.join(5)
     assert not endless._thread.is_alive()
+
+
+def test_a_deleted_folder_is_walked_and_its_files_flagged(tmp_path: Path) -> None:
+    """A folder deleted with everything in it: its files are recovered by name, once."""
+    import subprocess
+
+    from lanterne.synth.disks import fat_image
+    from lanterne.synth.pictures import make_picture
+
+    need_tools("mkfs.vfat", "mcopy", "mdeltree")
+    src = tmp_path / "src"
+    (src / "holiday" / "day two").mkdir(parents=True)
+    files = {
+        "holiday/beach_at_noon.jpg": make_picture(31, (300, 200)),
+        "holiday/day two/harbour_view.jpg": make_picture(32, (300, 200)),
+        "kept.txt": b"still here\n",
+    }
+    for rel, data in files.items():
+        (src / rel).write_bytes(data)
+    fat = fat_image(src, tmp_path / "card.img", 16, fat=16)
+    subprocess.run(["mdeltree", "-i", str(fat), "::/holiday"], check=True)
+    entries, _ = _walk(fat)
+    got = {(e.provenance[-1].path.split("/")[-1], e.deleted, e.carved): _sha(e) for e in entries}
+    assert got == {
+        ("beach_at_noon.jpg", True, False): hashlib.sha256(
+            files["holiday/beach_at_noon.jpg"]
+        ).hexdigest(),
+        ("harbour_view.jpg", True, False): hashlib.sha256(
+            files["holiday/day two/harbour_view.jpg"]
+        ).hexdigest(),
+        ("kept.txt", False, False): hashlib.sha256(files["kept.txt"]).hexdigest(),
+    }

@@ -134,6 +134,15 @@ class _Stream:
     encryption): it can be read straight from the media, without The Sleuth Kit."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Folder:
+    directory: Any
+    path: str
+    depth: int
+    deleted: bool
+    """The folder itself is deleted: everything it still lists is."""
+
+
 @dataclass(slots=True)
 class _Deleted:
     chain: Provenance
@@ -164,12 +173,12 @@ class TskWalk:
         block = int(info.block_size)
         deleted: list[_Deleted] = []
         visited: set[int] = set()
-        stack: list[tuple[Any, str, int]] = [(fs.open_dir(inode=info.root_inum), "", 0)]
+        stack = [_Folder(fs.open_dir(inode=info.root_inum), "", 0, False)]
         visited.add(int(info.root_inum))
         while stack:
-            directory, rel, depth = stack.pop()
-            subdirs: list[tuple[Any, str, int]] = []
-            yield from self._directory(directory, rel, depth, block, deleted, visited, subdirs)
+            folder = stack.pop()
+            subdirs: list[_Folder] = []
+            yield from self._directory(folder, block, deleted, visited, subdirs)
             stack.extend(reversed(subdirs))
         self.coverage.freeze()
         recovered = []
@@ -185,14 +194,13 @@ class TskWalk:
     # -------------------------------------------------------------- directory
     def _directory(
         self,
-        directory: Any,
-        rel: str,
-        depth: int,
+        folder: _Folder,
         block: int,
         deleted: list[_Deleted],
         visited: set[int],
-        subdirs: list[tuple[Any, str, int]],
+        subdirs: list[_Folder],
     ) -> Iterator[Item]:
+        directory, rel, depth = folder.directory, folder.path, folder.depth
         try:
             files = sorted(
                 (f for f in directory if f.info.name.name not in (b".", b"..")),
@@ -206,17 +214,17 @@ class TskWalk:
             path = f"{rel}/{text}" if rel else text
             chain = self._chain(path, raw)
             meta = f.info.meta
-            name_deleted = bool(int(f.info.name.flags) & _NAME_UNALLOC)
+            name_deleted = folder.deleted or bool(int(f.info.name.flags) & _NAME_UNALLOC)
             if meta is None:
                 if name_deleted and rel != ORPHANS:  # unused records TSK lists as orphans
                     yield EntryWarning(chain, STAGE, "deleted-no-metadata", "name only survives")
                 continue
             mtype = meta.type
             if mtype == pytsk3.TSK_FS_META_TYPE_DIR or mtype == pytsk3.TSK_FS_META_TYPE_VIRT_DIR:
-                self._note_ranges(f, block)
                 addr = int(meta.addr)
-                if name_deleted or int(meta.flags) & _META_UNALLOC:
-                    continue  # a deleted folder's entries are listed by $OrphanFiles
+                gone = name_deleted or bool(int(meta.flags) & _META_UNALLOC)
+                if not gone:
+                    self._note_ranges(f, block)
                 if addr in visited:
                     yield EntryWarning(
                         chain, STAGE, "directory-loop", f"folder meta {addr} already walked"
@@ -226,10 +234,11 @@ class TskWalk:
                     yield EntryWarning(chain, STAGE, "too-deep", f"deeper than {MAX_DEPTH}")
                     continue
                 visited.add(addr)
-                try:
-                    subdirs.append((f.as_directory(), path, depth + 1))
+                try:  # a deleted folder is walked too: what it still lists is deleted
+                    subdirs.append(_Folder(f.as_directory(), path, depth + 1, gone))
                 except OSError as exc:
-                    yield EntryWarning(chain, STAGE, "unreadable", f"cannot list folder: {exc}")
+                    if not gone:
+                        yield EntryWarning(chain, STAGE, "unreadable", f"cannot list: {exc}")
                 continue
             if mtype != pytsk3.TSK_FS_META_TYPE_REG or text.endswith(FAT_LABEL):
                 continue  # links, devices, virtual files ($MBR, $FAT1), the FAT volume label
