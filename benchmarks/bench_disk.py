@@ -13,6 +13,10 @@ writes, and for the images the carving pass over their free space); rounds inter
 best is shown. Page caches are warm, so what remains is the cost of the layers. Printed: MB/s
 of file bytes, CPU seconds per GB, and the ratios image / folder (target for E01: >= 0.7).
 Every image ingest is checked to record the folder's SHA-256s.
+
+The peer, where The Sleuth Kit and hashdeep are installed: the classic way to hash what is in an
+image, ``tsk_recover -e`` (every file, deleted ones too, written out) then ``hashdeep -c
+md5,sha1,sha256 -r`` over what it wrote; printed as its own row, against the raw image.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -63,6 +68,23 @@ def ingest(work: Path, item: Path, workers: int) -> tuple[float, float, set[str]
     return wall, used, shas
 
 
+def peer(work: Path, raw: Path) -> float | None:
+    """Seconds for tsk_recover + hashdeep on the raw image (None when not installed)."""
+    if not (shutil.which("tsk_recover") and shutil.which("hashdeep")):
+        return None
+    out = work / "recovered"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    t0 = time.perf_counter()
+    subprocess.run(["tsk_recover", "-e", str(raw), str(out)], check=True, capture_output=True)
+    subprocess.run(
+        ["hashdeep", "-c", "md5,sha1,sha256", "-r", str(out)], check=True, capture_output=True
+    )
+    wall = time.perf_counter() - t0
+    shutil.rmtree(out)
+    return wall
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--files", type=int, default=16)
@@ -93,7 +115,11 @@ def main() -> int:
         items = {"folder": folder, "raw image": raw, "E01": e01}
         best: dict[str, tuple[float, float]] = {}
         want: set[str] | None = None
+        peer_wall: float | None = None
         for _ in range(args.rounds):
+            wall_peer = peer(work, raw)
+            if wall_peer is not None and (peer_wall is None or wall_peer < peer_wall):
+                peer_wall = wall_peer
             for name, item in items.items():
                 wall, used, shas = ingest(work, item, args.workers)
                 if want is None:
@@ -110,6 +136,13 @@ def main() -> int:
             print(
                 f"{name:<10} {wall:8.2f} {total / wall / 1e6:8.0f} {used / (total / 1e9):9.2f} "
                 f"{folder_wall / wall:9.2f}x"
+            )
+        if peer_wall is not None:
+            raw_wall = best["raw image"][0]
+            print(
+                f"peer: tsk_recover -e + hashdeep on the raw image {peer_wall:.2f} s "
+                f"({total / peer_wall / 1e6:.0f} MB/s); Lanterne's raw-image ingest is "
+                f"{peer_wall / raw_wall:.2f}x as fast"
             )
     return 0
 
