@@ -95,6 +95,7 @@ __all__ = [
     "to_e01",
     "truncated_copy",
     "write_tree",
+    "xfs_image",
 ]
 
 MIB = 1 << 20
@@ -122,6 +123,7 @@ PACKAGES: dict[str, str] = {
     "sfdisk": "fdisk",
     "ewfacquire": "ewf-tools",
     "qemu-img": "qemu-utils",
+    "mkfs.xfs": "xfsprogs",
 }
 
 _GPT_TYPES = {
@@ -348,6 +350,33 @@ def fat_image(
     entries = sorted(src_dir.iterdir())
     if entries:
         _run("mcopy", "-s", "-m", "-i", out, *entries, "::/")
+    return out
+
+
+def xfs_image(src_dir: Path, out: Path, size_mib: int = 300) -> Path:
+    """An XFS image holding ``src_dir``'s tree, from an ``mkfs.xfs -p`` prototype file (XFS
+    wants at least 300 MiB; the file is sparse). Names must not contain white space."""
+    lines = ["lanterne-synth", "0 0", "d--755 0 0"]
+
+    def folder(directory: Path) -> None:
+        for child in sorted(directory.iterdir()):
+            if any(c.isspace() for c in child.name):
+                raise ValueError(f"XFS prototype names cannot hold white space: {child.name!r}")
+            if child.is_dir():
+                lines.append(f"{child.name} d--755 0 0")
+                folder(child)
+            else:
+                lines.append(f"{child.name} ---644 0 0 {child.absolute()}")
+        lines.append("$")
+
+    folder(src_dir)
+    proto = out.with_suffix(".proto")
+    proto.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _new_image(out, size_mib * MIB)
+    try:
+        _run("mkfs.xfs", "-q", "-f", "-p", proto, out)
+    finally:
+        proto.unlink(missing_ok=True)
     return out
 
 

@@ -22,6 +22,7 @@ from lanterne.evidence.disk.source import DiskImageSource
 from lanterne.evidence.disk.volumes import scan_volumes
 from lanterne.provenance import Step
 from lanterne.synth.disks import DiskCase, convert_image, make_disk_case, split_raw
+from lanterne.synth.pictures import make_picture
 
 TOOLS = ("mke2fs", "mkfs.vfat", "mcopy", "mkntfs", "ntfscp", "sfdisk", "ewfacquire", "debugfs")
 ROOT = (Step("evidence", "PC-01"),)
@@ -285,3 +286,22 @@ def test_a_deleted_folder_is_walked_and_its_files_flagged(tmp_path: Path) -> Non
         ).hexdigest(),
         ("kept.txt", False, False): hashlib.sha256(files["kept.txt"]).hexdigest(),
     }
+
+
+def test_xfs_through_dfvfs_own_back_end(tmp_path: Path) -> None:
+    """A file system The Sleuth Kit does not read: dfVFS' back end lists its files."""
+    from lanterne.synth.disks import xfs_image
+
+    need_tools("mkfs.xfs")
+    src = tmp_path / "src"
+    (src / "home" / "ana").mkdir(parents=True)
+    files = {"home/ana/photo.jpg": make_picture(41, (320, 240)), "readme.txt": b"xfs\n"}
+    for rel, data in files.items():
+        (src / rel).write_bytes(data)
+    image = xfs_image(src, tmp_path / "xfs.img")
+    entries, warnings = _walk(image)
+    assert not warnings
+    assert {e.provenance[-1]: _sha(e) for e in entries} == {
+        Step("xfs", rel): hashlib.sha256(data).hexdigest() for rel, data in files.items()
+    }
+    assert all(e.mtime is not None for e in entries)
