@@ -21,7 +21,7 @@ from lanterne.evidence.disk.native import walk_native
 from lanterne.evidence.disk.source import DiskImageSource
 from lanterne.evidence.disk.volumes import scan_volumes
 from lanterne.provenance import Step
-from lanterne.synth.disks import DiskCase, convert_image, make_disk_case, split_raw
+from lanterne.synth.disks import DiskCase, convert_image, make_disk_case, split_raw, to_e01
 from lanterne.synth.pictures import make_picture
 
 TOOLS = ("mke2fs", "mkfs.vfat", "mcopy", "mkntfs", "ntfscp", "sfdisk", "ewfacquire", "debugfs")
@@ -147,10 +147,14 @@ def test_e01_gives_the_same_files_as_the_raw_image(disk: DiskCase) -> None:
     assert {e.provenance[1] for e in ewf} == {Step("image", "ewf")}
 
 
-@pytest.mark.parametrize("fmt", ["split", "vmdk", "vhd", "vhdx", "qcow2"])
+@pytest.mark.parametrize("fmt", ["split", "e01-segments", "vmdk", "vhd", "vhdx", "qcow2"])
 def test_other_containers(disk: DiskCase, fmt: str, tmp_path: Path) -> None:
     if fmt == "split":
         image = split_raw(disk.raw, tmp_path, 16 << 20)[0]
+    elif fmt == "e01-segments":
+        segments = to_e01(disk.raw, tmp_path / "seg", segment_size=1 << 20)
+        assert len(segments) > 1
+        image = segments[0]
     else:
         need_tools("qemu-img")
         image = convert_image(disk.raw, tmp_path / f"disk.{fmt}", fmt)  # type: ignore[arg-type]
