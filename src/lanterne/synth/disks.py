@@ -86,6 +86,7 @@ __all__ = [
     "garbage_mbr",
     "make_disk_case",
     "make_hostile_disks",
+    "ntfs_delete",
     "ntfs_image",
     "partition_offsets",
     "partitioned_image",
@@ -378,6 +379,36 @@ def xfs_image(src_dir: Path, out: Path, size_mib: int = 300) -> Path:
     finally:
         proto.unlink(missing_ok=True)
     return out
+
+
+def ntfs_delete(image: Path, path: str, record_size: int = 1024) -> int:
+    """Marks the MFT record of ``path`` unused, as NTFS does on delete (its data stays in
+    place); returns the record number. ntfs-3g's tools cannot delete without mounting, so the
+    record's in-use flag is cleared directly; the folder's index entry is left, so The Sleuth
+    Kit lists the name without metadata and the record among its orphans."""
+    import pytsk3
+
+    fs = pytsk3.FS_Info(pytsk3.Img_Info(str(image)))
+    number = int(fs.open(path).info.meta.addr)
+    block = int(fs.info.block_size)
+    at = number * record_size  # inside $MFT's data
+    for attr in fs.open_meta(inode=0):
+        if int(attr.info.type) != int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA):
+            continue
+        for run in attr:
+            start = int(run.offset) * block
+            if start <= at < start + int(run.len) * block:
+                record = int(run.addr) * block + at - start
+                with image.open("r+b") as f:
+                    f.seek(record)
+                    header = f.read(0x18)
+                    if header[:4] != b"FILE":
+                        raise RuntimeError(f"no MFT record at byte {record} of {image}")
+                    flags = int.from_bytes(header[0x16:0x18], "little") & ~1
+                    f.seek(record + 0x16)
+                    f.write(flags.to_bytes(2, "little"))
+                return number
+    raise RuntimeError(f"MFT record {number} of {path} not found in {image}")
 
 
 def ntfs_image(

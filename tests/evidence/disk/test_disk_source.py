@@ -309,3 +309,27 @@ def test_xfs_through_dfvfs_own_back_end(tmp_path: Path) -> None:
         Step("xfs", rel): hashlib.sha256(data).hexdigest() for rel, data in files.items()
     }
     assert all(e.mtime is not None for e in entries)
+
+
+def test_ntfs_record_marked_unused_is_recovered_as_deleted(tmp_path: Path) -> None:
+    from lanterne.synth.disks import ntfs_delete, ntfs_image
+
+    need_tools("mkntfs", "ntfscp")
+    src = tmp_path / "src"
+    src.mkdir()
+    files = {"kept.jpg": make_picture(51, (300, 200)), "removed.jpg": make_picture(52, (300, 200))}
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    image = ntfs_image(src, tmp_path / "ntfs.img", 16)
+    ntfs_delete(image, "/removed.jpg")
+    entries, _ = _walk(image)
+    got = {
+        (e.provenance[-1].path, e.deleted): _sha(e)
+        for e in entries
+        if not e.provenance[-1].path.startswith("$") or "Orphan" in e.provenance[-1].path
+    }
+    assert got == {
+        ("kept.jpg", False): hashlib.sha256(files["kept.jpg"]).hexdigest(),
+        ("$OrphanFiles/removed.jpg", True): hashlib.sha256(files["removed.jpg"]).hexdigest(),
+    }
+    assert not any(e.carved for e in entries)  # recovered by name: not carved again

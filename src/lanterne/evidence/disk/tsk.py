@@ -215,9 +215,15 @@ class TskWalk:
             chain = self._chain(path, raw)
             meta = f.info.meta
             name_deleted = folder.deleted or bool(int(f.info.name.flags) & _NAME_UNALLOC)
+            if meta is None and rel == ORPHANS:  # TSK lists orphans without their records
+                f, meta = self._orphan(f)
             if meta is None:
-                if name_deleted and rel != ORPHANS:  # unused records TSK lists as orphans
+                if name_deleted:
                     yield EntryWarning(chain, STAGE, "deleted-no-metadata", "name only survives")
+                else:
+                    yield EntryWarning(
+                        chain, STAGE, "unreadable", "the entry's metadata record cannot be read"
+                    )
                 continue
             mtype = meta.type
             if mtype == pytsk3.TSK_FS_META_TYPE_DIR or mtype == pytsk3.TSK_FS_META_TYPE_VIRT_DIR:
@@ -249,6 +255,8 @@ class TskWalk:
             except OSError as exc:
                 yield EntryWarning(chain, STAGE, "unreadable", f"cannot read metadata: {exc}")
                 continue
+            if not streams:
+                continue  # no data attribute (NTFS $Extend/$Quota …, unused records)
             times = _times(meta)
             for s in streams:
                 sub_chain = chain if not s.suffix else self._chain(path + s.suffix, raw)
@@ -259,6 +267,16 @@ class TskWalk:
                 for start, end in s.ranges:
                     self.coverage.add(start, end)
                 yield self._entry(sub_chain, name, int(meta.addr), s, times, deleted=False)
+
+    def _orphan(self, f: Any) -> tuple[Any, Any]:
+        """An orphan's file and metadata, opened by its record address (None when unusable)."""
+        try:
+            opened = self.handles.tsk(self.volume.path_spec.parent).open_meta(
+                inode=f.info.name.meta_addr
+            )
+        except OSError:
+            return f, None
+        return opened, opened.info.meta
 
     def _note_ranges(self, f: Any, block: int) -> None:
         """Folders' own blocks are allocated data too."""
@@ -366,8 +384,6 @@ def _streams(f: Any, meta: Any, block: int, folders: bool = False) -> list[_Stre
         streams.append(
             _Stream(suffix, int(ai.type), int(ai.id), size, ranges, resident, direct)
         )
-    if not folders and not streams:
-        streams.append(_Stream("", None, None, int(meta.size), [], True))
     streams.sort(key=lambda s: (s.suffix != "", s.suffix))
     if streams and not streams[0].suffix and len(streams) == 1:
         streams[0].attr_type = streams[0].attr_id = None  # the default attribute
