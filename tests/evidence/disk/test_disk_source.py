@@ -333,3 +333,14 @@ def test_ntfs_record_marked_unused_is_recovered_as_deleted(tmp_path: Path) -> No
         ("$OrphanFiles/removed.jpg", True): hashlib.sha256(files["removed.jpg"]).hexdigest(),
     }
     assert not any(e.carved for e in entries)  # recovered by name: not carved again
+
+
+def test_mbr_partition_table(tmp_path: Path) -> None:
+    need_tools(*TOOLS)
+    mbr = make_disk_case(tmp_path, seed=8, table="mbr", e01=False)
+    entries, _ = _walk(mbr.raw)
+    assert _user_files(entries) == _expected(mbr)
+    volumes = {s for e in entries for s in e.provenance if s.kind == "volume"}
+    assert {(s.path, s.offset) for s in volumes} == {
+        (f"mbr/p{p.index}", p.offset) for p in mbr.partitions
+    }

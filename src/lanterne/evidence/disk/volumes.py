@@ -43,6 +43,15 @@ ENCRYPTION_TYPES = {
 }
 """Layers that hold an encrypted volume (a locked APFS volume shows as APFS itself)."""
 
+VOLUME_TYPES = {
+    definitions.TYPE_INDICATOR_GPT: "gpt",
+    definitions.TYPE_INDICATOR_TSK_PARTITION: "mbr",  # (and BSD/Sun labels, rarely)
+    definitions.TYPE_INDICATOR_APM: "apm",
+    definitions.TYPE_INDICATOR_LVM: "lvm",
+    definitions.TYPE_INDICATOR_APFS_CONTAINER: "apfs",
+}
+"""Volume systems, as named in provenance (``volume gpt/p2``, ``volume mbr/p1``)."""
+
 FILE_SYSTEM_TYPES = {
     definitions.TYPE_INDICATOR_NTFS: "ntfs",
     definitions.TYPE_INDICATOR_FAT: "fat",
@@ -210,7 +219,8 @@ def _layers(spec: Any) -> tuple[tuple[Step, ...], int | None]:
             steps.append(Step("encrypted", ENCRYPTION_TYPES[ti] + location))
         else:
             offset = _volume_offset(layer)
-            steps.append(Step("volume", f"{ti.lower()}{location}", offset=offset))
+            name = VOLUME_TYPES.get(ti, ti.lower())
+            steps.append(Step("volume", f"{name}{location}", offset=offset))
     return tuple(steps), offset
 
 
