@@ -344,3 +344,35 @@ def test_mbr_partition_table(tmp_path: Path) -> None:
     assert {(s.path, s.offset) for s in volumes} == {
         (f"mbr/p{p.index}", p.offset) for p in mbr.partitions
     }
+
+
+def test_space_outside_file_systems_is_carved(tmp_path: Path) -> None:
+    """A deleted partition and the unpartitioned end of the disk: their pictures are carved
+    from the media, with offsets in the media; nothing inside a walked file system is."""
+    need_tools(*TOOLS)
+    disk = make_disk_case(tmp_path, seed=9, table="mbr", ntfs=False, e01=False)
+    second = disk.partition(2)
+    tail_picture = make_picture(61, (256, 256))
+    with disk.raw.open("r+b") as f:
+        f.seek(446 + 16)  # the second MBR entry: the partition is "deleted"
+        f.write(bytes(16))
+        f.seek(0, 2)
+        tail = f.tell() + 4096
+        f.seek(tail)
+        f.write(tail_picture + bytes(1 << 20))
+    entries, _ = _walk(disk.raw)
+    media_carved = {
+        _sha(e): e.provenance[-1].offset
+        for e in entries
+        if e.carved and [s.kind for s in e.provenance] == ["evidence", "image", "carved"]
+    }
+    assert media_carved[hashlib.sha256(tail_picture).hexdigest()] == tail
+    lost_pictures = {f.sha256 for f in disk.live_files if f.partition == 2 and f.kind == "picture"}
+    assert lost_pictures and lost_pictures <= media_carved.keys()
+    assert all(
+        second.offset <= media_carved[sha] < second.offset + second.size for sha in lost_pictures
+    )
+    # the first partition is still walked by name, and none of its files is carved again
+    walked = {_sha(e) for e in entries if not e.carved}
+    assert {f.sha256 for f in disk.live_files if f.partition == 1} <= walked
+    assert not walked & media_carved.keys()

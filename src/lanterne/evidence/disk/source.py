@@ -6,7 +6,10 @@ volumes reported first, then each file system in the scanner's order — its all
 its deleted files, then the pictures carved from the space no allocated file occupies.
 Provenance: ``evidence → image ewf → volume gpt/p1 → ntfs Users/a/b.jpg`` (or
 ``… → volume gpt/p1 → carved carved-7340032.jpg`` with the byte offset in the volume).
-When no partition table or file system is recognised at all, the whole media is carved.
+Then the media outside every file system (unpartitioned space, deleted partitions, partition
+tails) is carved, ``… → image raw → carved carved-N.jpg`` with N the offset in the media: the
+whole media when no partition table or file system is recognised at all. Each file system's
+carving, and the media's, runs on a thread of its own while the walk goes on.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class DiskImageSource(EvidenceSource):
             scan = scan_volumes(self.path, self.unlock)
         except NotMyFormat as exc:
             yield EntryWarning(root, STAGE, "no-file-system", str(exc))
-            yield from self._carve_media(root, handles)
+            yield from self._carve_media(root, handles, Coverage())
             return
         for locked in scan.locked:
             yield EntryWarning(
@@ -80,22 +83,32 @@ class DiskImageSource(EvidenceSource):
                 "no-file-system",
                 "no partition or volume holds a file system this version reads",
             )
-            yield from self._carve_media(root, handles)
+            yield from self._carve_media(root, handles, Coverage())
+        # the media's bytes outside every file system: unpartitioned space, deleted or
+        # unrecognised partitions, partition tails (only when every file system's place in
+        # the media is known, else carving the rest could find their files again)
+        outside: Coverage | None = Coverage()
         carvers: list[_Background] = []
         try:
             for volume in scan.file_systems:
-                carver = yield from self._volume(volume, root, handles)
+                carver, extent = yield from self._volume(volume, root, handles)
                 if carver is not None:  # carve this volume while the next ones are read
                     carvers.append(_Background(carver))
+                if outside is not None and volume.media_offset is not None and extent:
+                    outside.add(volume.media_offset, volume.media_offset + extent)
+                else:
+                    outside = None
+            if outside is not None and scan.file_systems:
+                carvers.append(_Background(self._carve_media(root, Handles(), outside)))
             for background in carvers:
                 yield from background
         finally:
             for background in carvers:
                 background.close()
 
-    def _carve_media(self, root: Provenance, handles: Handles) -> Iterator[Item]:
-        """No file system recognised (a wiped or damaged partition table): carve the whole
-        media, so that pictures lying in it are still found."""
+    def _carve_media(self, root: Provenance, handles: Handles, taken: Coverage) -> Iterator[Item]:
+        """Pictures in the media (the whole acquired drive) outside ``taken``: everything when
+        no partition table or file system is recognised (wiped or damaged)."""
         if not self.limits.carve:
             return
         fmt, spec = media(self.path)
@@ -105,12 +118,14 @@ class DiskImageSource(EvidenceSource):
         except (dfvfs_errors.Error, OSError) as exc:
             yield EntryWarning(base, STAGE, "unreadable", f"cannot read the media: {exc}")
             return
-        yield from self._carve(base, handles, spec, Coverage(), size)
+        taken.freeze()
+        yield from self._carve(base, handles, spec, taken, size)
 
     def _volume(
         self, volume: FileSystemVolume, root: Provenance, handles: Handles
-    ) -> Generator[Item, None, Iterator[Item] | None]:
-        """Yields the volume's files; returns its carving, still to run, if any."""
+    ) -> Generator[Item, None, tuple[Iterator[Item] | None, int | None]]:
+        """Yields the volume's files; returns its carving, still to run, if any, and how many
+        bytes from its start the file system spans."""
         if volume.uses_tsk:
             try:
                 handles.tsk(volume.path_spec.parent)
@@ -123,16 +138,16 @@ class DiskImageSource(EvidenceSource):
                     "only, no deleted files, no carving",
                 )
                 yield from walk_native(volume, root, handles)
-                return None
+                return None, _size(handles, volume)
             walk = TskWalk(volume, root, handles)
             yield from walk.items()
-            if self.limits.carve:
-                base = (*root, *volume.steps)
-                spec = volume.path_spec.parent
-                return self._carve(base, Handles(), spec, walk.coverage, walk.size)
-        else:
-            yield from walk_native(volume, root, handles)
-        return None
+            if not self.limits.carve:
+                return None, walk.size
+            base = (*root, *volume.steps)
+            spec = volume.path_spec.parent
+            return self._carve(base, Handles(), spec, walk.coverage, walk.size), walk.size
+        yield from walk_native(volume, root, handles)
+        return None, _size(handles, volume)
 
     def _carve(
         self, base: Provenance, handles: Handles, spec: Any, coverage: Coverage, size: int
@@ -222,6 +237,14 @@ class _Background:
 
     def close(self) -> None:
         self._stop.set()
+
+
+def _size(handles: Handles, volume: FileSystemVolume) -> int | None:
+    """The size of the volume holding a file system, in bytes (None when unreadable)."""
+    try:
+        return int(handles.file_object(volume.path_spec.parent).get_size())
+    except (dfvfs_errors.Error, OSError):
+        return None
 
 
 def _capped(gaps: Iterator[tuple[int, int]], budget: int) -> Iterator[tuple[int, int]]:
