@@ -376,3 +376,17 @@ def test_space_outside_file_systems_is_carved(tmp_path: Path) -> None:
     walked = {_sha(e) for e in entries if not e.carved}
     assert {f.sha256 for f in disk.live_files if f.partition == 1} <= walked
     assert not walked & media_carved.keys()
+
+
+def test_native_walk_stops_at_a_directory_loop(tmp_path: Path) -> None:
+    from lanterne.synth.disks import make_hostile_disks
+
+    need_tools(*TOOLS)
+    loop = next(h for h in make_hostile_disks(tmp_path) if h.kind == "ext4-dir-loop")
+    volume = scan_volumes(loop.path).file_systems[0]
+    items = list(walk_native(volume, ROOT, Handles()))
+    files = [i.provenance[-1].path for i in items if isinstance(i, Entry)]
+    assert len(files) == len(set(files)) and files
+    assert [(i.provenance[-1].path, i.reason) for i in items if isinstance(i, EntryWarning)] == [
+        (loop.loop[0].lstrip("/"), "directory-loop")  # type: ignore[index]
+    ]

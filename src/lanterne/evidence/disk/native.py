@@ -30,7 +30,7 @@ def walk_native(volume: FileSystemVolume, root: Provenance, handles: Handles) ->
     if top is None:
         yield EntryWarning((*base, Step(kind, ".")), STAGE, "unreadable", "no root folder")
         return
-    seen: set[str] = set()
+    seen: set[object] = set()
     stack: list[tuple[Any, str, int]] = [(top, "", 0)]
     while stack:
         directory, rel, depth = stack.pop()
@@ -45,7 +45,7 @@ def walk_native(volume: FileSystemVolume, root: Provenance, handles: Handles) ->
             path = f"{rel}/{text}" if rel else text
             chain = (*base, Step(kind, path, raw))
             if child.IsDirectory():
-                ident = child.path_spec.comparable
+                ident = _identity(child.path_spec)
                 if ident in seen or depth + 1 > MAX_DEPTH:
                     yield EntryWarning(chain, STAGE, "directory-loop", "folder already walked")
                     continue
@@ -103,6 +103,15 @@ def _opener(handles: Handles, fs_spec: Any, spec: Any) -> Callable[[str], Callab
         return opener
 
     return for_stream
+
+
+def _identity(spec: Any) -> object:
+    """What names a folder whatever the path it is reached by (its inode or identifier)."""
+    for attribute in ("inode", "identifier", "mft_entry"):
+        value = getattr(spec, attribute, None)
+        if value is not None:
+            return (attribute, value)
+    return spec.comparable
 
 
 def _raw_name(name: str | bytes | None) -> bytes:
