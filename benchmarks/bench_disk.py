@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_disk.py                      # 16 files x 64 MiB, 2 workers
     python benchmarks/bench_disk.py --files 8 --size-mib 32 --rounds 3
+    python benchmarks/bench_disk.py --small 20000          # many small files: the walk's cost
 
 The folder of random-byte files (incompressible: the worst case for E01, whose chunks are then
 stored and checksummed, not deflated) is turned into an ext4 file system (``mke2fs -d``), which is
@@ -50,6 +51,19 @@ def make_tree(root: Path, files: int, size: int) -> int:
     return files * size
 
 
+def make_small_tree(root: Path, files: int) -> int:
+    """``files`` files of 100 B to 8 KB, 500 to a folder."""
+    rng = np.random.default_rng(20261130)
+    total = 0
+    for i in range(files):
+        folder = root / f"d{i // 500:03d}"
+        folder.mkdir(exist_ok=True)
+        data = rng.bytes(int(rng.integers(100, 8000)))
+        (folder / f"{i}.txt").write_bytes(data)
+        total += len(data)
+    return total
+
+
 def cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -90,6 +104,7 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=16)
     ap.add_argument("--size-mib", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--small", type=int, default=0, help="this many small files instead")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--dir", type=Path, default=None, help="scratch folder (default: tmp)")
     args = ap.parse_args()
@@ -101,14 +116,21 @@ def main() -> int:
         work = Path(tmp)
         folder = work / "folder"
         folder.mkdir()
-        total = make_tree(folder, args.files, args.size_mib * MiB)
+        if args.small:
+            total = make_small_tree(folder, args.small)
+            fs_mib = total // MiB + args.small * 4096 // MiB + 64  # a block per file at least
+        else:
+            total = make_tree(folder, args.files, args.size_mib * MiB)
+            fs_mib = total // MiB + total // MiB // 8 + 16
+        count = args.small or args.files
         t0 = time.perf_counter()
-        raw = ext4_image(folder, work / "disk.raw", total // MiB + total // MiB // 8 + 16)
+        raw = ext4_image(folder, work / "disk.raw", fs_mib)
         t1 = time.perf_counter()
         e01 = to_e01(raw, work / "disk")[0]
         t2 = time.perf_counter()
+        shape = f"{args.small} small files" if args.small else f"{args.files} x {args.size_mib} MiB"
         print(
-            f"{args.files} files x {args.size_mib} MiB = {total / 1e9:.2f} GB; ext4 image "
+            f"{shape} = {total / 1e9:.2f} GB; ext4 image "
             f"{raw.stat().st_size / 1e9:.2f} GB built in {t1 - t0:.1f} s, E01 in {t2 - t1:.1f} s; "
             f"{args.workers} workers, {os.cpu_count()} cores"
         )
@@ -130,12 +152,15 @@ def main() -> int:
                     return 1
                 if name not in best or wall < best[name][0]:
                     best[name] = (wall, used)
-        print(f"{'source':<10} {'wall s':>8} {'MB/s':>8} {'CPU s/GB':>9} {'vs folder':>10}")
+        print(
+            f"{'source':<10} {'wall s':>8} {'MB/s':>8} {'files/s':>8} {'CPU s/GB':>9} "
+            f"{'vs folder':>10}"
+        )
         folder_wall = best["folder"][0]
         for name, (wall, used) in best.items():
             print(
-                f"{name:<10} {wall:8.2f} {total / wall / 1e6:8.0f} {used / (total / 1e9):9.2f} "
-                f"{folder_wall / wall:9.2f}x"
+                f"{name:<10} {wall:8.2f} {total / wall / 1e6:8.0f} {count / wall:8.0f} "
+                f"{used / (total / 1e9):9.2f} {folder_wall / wall:9.2f}x"
             )
         if peer_wall is not None:
             raw_wall = best["raw image"][0]
