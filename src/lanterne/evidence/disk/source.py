@@ -128,7 +128,7 @@ class DiskImageSource(EvidenceSource):
         bytes from its start the file system spans."""
         if volume.uses_tsk:
             try:
-                handles.tsk(volume.path_spec.parent)
+                handles.tsk(volume)
             except (dfvfs_errors.Error, OSError) as exc:  # dfVFS' own back end may read it
                 yield EntryWarning(
                     (*root, *volume.steps),

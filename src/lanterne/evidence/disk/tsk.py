@@ -166,7 +166,7 @@ class TskWalk:
     kind: str = "fs"
 
     def items(self) -> Iterator[Item]:
-        fs = self.handles.tsk(self.volume.path_spec.parent)
+        fs = self.handles.tsk(self.volume)
         info = fs.info
         self.size = int(info.block_count) * int(info.block_size)
         self.kind = _FS_NAMES.get(info.ftype, str(info.ftype).lower().replace("tsk_fs_type_", ""))
@@ -271,7 +271,7 @@ class TskWalk:
     def _orphan(self, f: Any) -> tuple[Any, Any]:
         """An orphan's file and metadata, opened by its record address (None when unusable)."""
         try:
-            opened = self.handles.tsk(self.volume.path_spec.parent).open_meta(
+            opened = self.handles.tsk(self.volume).open_meta(
                 inode=f.info.name.meta_addr
             )
         except OSError:
@@ -323,19 +323,19 @@ class TskWalk:
         times: dict[str, datetime | None],
         deleted: bool,
     ) -> Entry:
-        handles, spec = self.handles, self.volume.path_spec.parent
+        handles, volume = self.handles, self.volume
         size, attr_type, attr_id = s.size, s.attr_type, s.attr_id
         media, base = self.volume.media_spec, self.volume.media_offset
         if s.direct and media is not None and base is not None and not deleted:
             extents = [(base + start, end - start) for start, end in s.ranges]
 
             def opener() -> BinaryIO:
-                return io.BufferedReader(ExtentStream(handles.file_object(media), extents))
+                return io.BufferedReader(ExtentStream(handles.media(media), extents))
 
         else:
 
             def opener() -> BinaryIO:
-                f = handles.tsk(spec).open_meta(inode=addr)
+                f = handles.tsk(volume).open_meta(inode=addr)
                 return io.BufferedReader(TskStream(f, size, attr_type, attr_id), READ_SIZE)
 
         return Entry(
