@@ -191,10 +191,6 @@ def test_reader_threads_do_not_share_a_read_position(disk: DiskCase) -> None:
     assert got == expected * 3
 
 
-def _entries(items: Iterator[object]) -> list[Entry]:
-    return [i for i in items if isinstance(i, Entry)]
-
-
 def test_direct_media_reads_equal_the_sleuth_kits(disk: DiskCase, tmp_path: Path) -> None:
     """Files whose extents are plain are read straight from the media; the bytes must be those
     The Sleuth Kit reads, fragmented files included."""
