@@ -14,6 +14,7 @@ import io
 import itertools
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import pytsk3
@@ -30,57 +31,56 @@ class Handles:
     def __init__(self) -> None:
         self._local = threading.local()
 
-    def _cache(self) -> dict[tuple[str, str], Any]:
+    def _opened(self, kind: str, spec: Any, opener: Callable[[Any], Any]) -> Any:
+        """This thread's handle of ``kind`` on ``spec``, opened on first use."""
         cache: dict[tuple[str, str], Any] | None = getattr(self._local, "cache", None)
         if cache is None:
             cache = self._local.cache = {}
             self._local.context = context.Context()
-        return cache
+        key = (kind, spec.comparable)
+        if key not in cache:
+            cache[key] = opener(spec)
+        return cache[key]
 
     def file_system(self, path_spec: Any) -> Any:
         """The dfVFS file system at ``path_spec`` (any back end), opened in this thread."""
-        cache = self._cache()
-        key = ("fs", path_spec.comparable)
-        if key not in cache:
-            cache[key] = resolver.Resolver.OpenFileSystem(
-                path_spec, resolver_context=self._local.context
-            )
-        return cache[key]
+        return self._opened(
+            "fs",
+            path_spec,
+            lambda spec: resolver.Resolver.OpenFileSystem(
+                spec, resolver_context=self._local.context
+            ),
+        )
+
+    def file_object(self, spec: Any) -> Any:
+        """A dfVFS file object over the bytes of a layer: the media, a volume (carving)."""
+        return self._opened(
+            "bytes",
+            spec,
+            lambda s: resolver.Resolver.OpenFileObject(s, resolver_context=self._local.context),
+        )
+
+    def media(self, spec: Any) -> MediaReader:
+        """A cached reader of the media (the image layer) at ``spec``, for this thread."""
+        reader: MediaReader = self._opened(
+            "media", spec, lambda s: MediaReader(self.file_object(s))
+        )
+        return reader
 
     def tsk(self, volume: FileSystemVolume) -> Any:
         """The Sleuth Kit's ``FS_Info`` for the file system of ``volume``: over the cached
         media reader when its place in the media is known, else through dfVFS' layers."""
-        cache = self._cache()
-        key = ("tsk", volume.path_spec.parent.comparable)
-        if key not in cache:
+
+        def open_tsk(volume_spec: Any) -> Any:
             if volume.media_spec is not None and volume.media_offset is not None:
                 image = _TskImage(self.media(volume.media_spec))
-                cache[key] = pytsk3.FS_Info(image, offset=volume.media_offset)
-            else:
-                spec = path_spec_factory.Factory.NewPathSpec(
-                    definitions.TYPE_INDICATOR_TSK, location="/", parent=volume.path_spec.parent
-                )
-                cache[key] = self.file_system(spec).GetFsInfo()
-        return cache[key]
-
-    def media(self, spec: Any) -> MediaReader:
-        """A cached reader of the media (the image layer) at ``spec``, for this thread."""
-        cache = self._cache()
-        key = ("media", spec.comparable)
-        if key not in cache:
-            cache[key] = MediaReader(self.file_object(spec))
-        reader: MediaReader = cache[key]
-        return reader
-
-    def file_object(self, spec: Any) -> Any:
-        """A dfVFS file object over the bytes of a layer: the media, a volume (carving)."""
-        cache = self._cache()
-        key = ("bytes", spec.comparable)
-        if key not in cache:
-            cache[key] = resolver.Resolver.OpenFileObject(
-                spec, resolver_context=self._local.context
+                return pytsk3.FS_Info(image, offset=volume.media_offset)
+            spec = path_spec_factory.Factory.NewPathSpec(
+                definitions.TYPE_INDICATOR_TSK, location="/", parent=volume_spec
             )
-        return cache[key]
+            return self.file_system(spec).GetFsInfo()
+
+        return self._opened("tsk", volume.path_spec.parent, open_tsk)
 
     def close(self) -> None:
         """Drop this thread's handles."""
