@@ -32,9 +32,11 @@ app = typer.Typer(
 case_app = typer.Typer(help="Create and inspect cases.", no_args_is_help=True)
 evidence_app = typer.Typer(help="Register seized items.", no_args_is_help=True)
 export_app = typer.Typer(help="Export what the case knows.", no_args_is_help=True)
+hashset_app = typer.Typer(help="Import and list hash sets.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(export_app, name="export")
+app.add_typer(hashset_app, name="hashset")
 
 console = Console(stderr=True)
 out = Console()
@@ -261,17 +263,74 @@ def ingest(
     ] = None,
 ) -> None:
     """Ingest every registered item not yet done; safe to re-run after a crash."""
+    from lanterne.hashsets.matching import match_exact
     from lanterne.ingest.pipeline import Ingestor
 
     with _open(case) as c:
         try:
             result = Ingestor(c, workers, RichProgress()).run(only)
+            matched = match_exact(c)
         except LanterneError as exc:
             _fail(exc)
         console.print(
             f"ingested {result.items} item(s): {result.files:,} files, {result.bytes:,} bytes, "
-            f"{result.new_contents:,} new contents, {result.warnings:,} warnings"
+            f"{result.new_contents:,} new contents, {result.warnings:,} warnings; "
+            f"{matched:,} new hash-set matches"
         )
+
+
+@hashset_app.command("import")
+def hashset_import(
+    case: CaseArg,
+    file: Annotated[Path, typer.Argument(help="The hash-set file.")],
+    role: Annotated[str, typer.Option(help="known-bad, known-good or alert.")],
+    name: Annotated[str | None, typer.Option(help="The set's name (default: file name).")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="The file's format (default: detected).")
+    ] = None,
+    scheme: Annotated[
+        str | None,
+        typer.Option(help="Category scheme of the set, e.g. vics-us (default: as the file says)."),
+    ] = None,
+    examiner: Annotated[str | None, typer.Option(help="Who imports it (default: you).")] = None,
+) -> None:
+    """Import a hash set (VICS JSON, ICSE CSV, NSRL RDS, hashdeep, md5sum/sha*sum, Autopsy .kdb,
+    EnCase .hash, PDQ lists) and match the case's contents against it."""
+    from lanterne.hashsets.importer import import_hashset
+    from lanterne.hashsets.matching import match_exact
+
+    with _open(case) as c:
+        try:
+            r = import_hashset(c, file, role, name, fmt, scheme, examiner, RichProgress())
+            matched = match_exact(c)
+        except LanterneError as exc:
+            _fail(exc)
+        if r.unchanged:
+            console.print(f"hash set [bold]{r.name}[/] is already imported from this file")
+        else:
+            verb = "replaced" if r.replaced else "imported"
+            console.print(f"{verb} hash set [bold]{r.name}[/] ({r.format}): {r.entries:,} entries")
+        console.print(f"{matched:,} new matches")
+
+
+@hashset_app.command("list")
+def hashset_list(case: CaseArg) -> None:
+    """The case's hash sets."""
+    from lanterne.case import schema
+
+    with _open(case) as c:
+        table = Table("name", "role", "scheme", "format", "entries", "imported", "source")
+        for r in c.store.rows(schema.hashset.select().order_by(schema.hashset.c.name)):
+            table.add_row(
+                r.name,
+                r.role,
+                r.scheme or "",
+                r.format,
+                f"{r.entries:,}",
+                f"{r.imported_at:%Y-%m-%d %H:%M} by {r.imported_by}",
+                r.source,
+            )
+        out.print(table)
 
 
 @app.command()
@@ -337,6 +396,23 @@ def _print_summary(d: dict[str, Any]) -> None:
     out.print(
         f"extension mismatches: {d['extension_mismatches']:,}; deleted files recovered: "
         f"{d['deleted_files']:,}; carved pictures: {d['carved_files']:,}"
+    )
+    m = d["matches"]
+    if m["hashsets"]:
+        sets = Table("hash set", "role", "contents matched", title="Hash sets")
+        for s in m["hashsets"]:
+            sets.add_row(s["hashset"], s["role"], f"{s['contents']:,}")
+        out.print(sets)
+        for scheme, cats in m["matched_by_category"].items():
+            shown = ", ".join(f"{cat}: {n:,}" for cat, n in sorted(cats.items()))
+            out.print(f"known-bad by category ({scheme}): {shown}")
+        out.print(
+            f"known-good (excluded from review): {m['known_good_contents']:,}; category "
+            f"conflicts: {m['category_conflicts']:,}"
+        )
+    out.print(
+        f"new material (no hash set knows it): {m['new_pictures']:,} pictures, "
+        f"{m['new_videos']:,} videos"
     )
     if d["app_data"]:
         apps = Table("item", "application data", "path", title="Known application data")

@@ -35,7 +35,11 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
+
+from lanterne.errors import UserError
+from lanterne.progress import Progress
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -353,3 +357,23 @@ def digest_bytes(data: bytes) -> Digests:
         finally:
             thread.join()
     return Digests(md5.hexdigest(), sha1.hexdigest(), sha256.hexdigest(), len(view))
+
+
+def sha256_file(path: Path, progress: Progress) -> tuple[str, bytes]:
+    """SHA-256 of a whole file (an item at registration, a hash-set file at import), with
+    progress, and its first 64 KiB for identification."""
+    h = hashlib.sha256()
+    head = b""
+    progress.start(f"hashing {path.name}", path.stat().st_size)
+    try:
+        with path.open("rb", buffering=0) as f:
+            while chunk := f.read(1 << 20):
+                if not head:
+                    head = chunk[:65536]
+                h.update(chunk)
+                progress.advance(nbytes=len(chunk))
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    finally:
+        progress.finish()
+    return h.hexdigest(), head

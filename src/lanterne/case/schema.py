@@ -182,6 +182,67 @@ app_data = Table(
 """Known application data found in an item (Signal's database, a messenger's folder): where it
 is, so that importers find it without searching again. The provenance is the marker file's."""
 
+hashset = Table(
+    "hashset",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("scheme", String(32)),
+    Column("format", String(32), nullable=False),
+    Column("version", String(32)),
+    Column("source", Text, nullable=False),
+    Column("source_sha256", String(64), nullable=False),
+    Column("entries", BigInteger, nullable=False),
+    Column("details", Text),
+    Column("imported_by", Text, nullable=False),
+    Column("imported_at", UtcDateTime(), nullable=False),
+    Column("matched_until", UtcDateTime()),
+)
+"""An imported hash set. ``role``: known-bad, known-good or alert; ``scheme``: the category
+scheme its categories belong to (never mapped to another by number); ``matched_until``: contents
+analysed up to then have been matched against it (matching is incremental)."""
+
+hash_entry = Table(
+    "hash_entry",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("hashset_id", Integer, ForeignKey("hashset.id"), nullable=False),
+    Column("md5", String(32)),
+    Column("sha1", String(40)),
+    Column("sha256", String(64)),
+    Column("pdq", String(64)),
+    Column("pdq_quality", Integer),
+    Column("category", String(32)),
+    Column("entry_id", Text),
+    Column("name", Text),
+    Column("size", BigInteger),
+    Column("extra", Text),
+    Column("location", Text, nullable=False),
+    Index("ix_hash_entry_md5", "md5"),
+    Index("ix_hash_entry_sha1", "sha1"),
+    Index("ix_hash_entry_sha256", "sha256"),
+    Index("ix_hash_entry_set", "hashset_id"),
+)
+"""One entry of a hash set, as the source gives it (``location``: line or record in the file)."""
+
+match = Table(
+    "match",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sha256", String(64), ForeignKey("content.sha256"), nullable=False),
+    Column("hashset_id", Integer, ForeignKey("hashset.id"), nullable=False),
+    Column("entry", Integer, ForeignKey("hash_entry.id"), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("distance", Integer, nullable=False, server_default="0"),
+    Column("variant", String(16), nullable=False, server_default=""),
+    Column("matched_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("sha256", "entry", "method", "variant", name="uq_match"),
+    Index("ix_match_set", "hashset_id"),
+)
+"""A content matching a hash-set entry: ``method`` md5/sha1/sha256 (distance 0) or pdq (with
+its Hamming distance and the dihedral ``variant`` of the content's hash that matched)."""
+
 # file.state values
 STATE_DONE = "done"
 """Recorded completely (for a container: every member recorded too)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from lanterne.analyze.digest import sha256_file
 from lanterne.analyze.filetype import identify
 from lanterne.case.store import EvidenceRecord
 from lanterne.case.workspace import Case
@@ -151,7 +151,7 @@ def _identify(path: Path, progress: Progress, unlock: str | None) -> Identified:
     if not path.is_file():
         raise UserError(f"{path} is neither a folder nor a regular file")
     size = path.stat().st_size
-    sha256, head = _hash_file(path, size, progress)
+    sha256, head = sha256_file(path, progress)
     info = identify(head, path.name, size)
     if info.container:
         platform = phone_platform_of(path, info.container)
@@ -193,22 +193,3 @@ def _disk_image(path: Path, size: int, sha256: str, unlock: str | None) -> Ident
         {"path": display_path(v.steps), "encryption": v.encryption} for v in scan.locked
     ]
     return Identified(DiskImageSource.NAME, size, sha256, scan.image_format, details)
-
-
-def _hash_file(path: Path, size: int, progress: Progress) -> tuple[str, bytes]:
-    """SHA-256 of a file at registration, and its first 64 KiB for identification."""
-    h = hashlib.sha256()
-    head = b""
-    progress.start(f"hashing {path.name}", size)
-    try:
-        with path.open("rb", buffering=0) as f:
-            while chunk := f.read(1 << 20):
-                if not head:
-                    head = chunk[:65536]
-                h.update(chunk)
-                progress.advance(nbytes=len(chunk))
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    finally:
-        progress.finish()
-    return h.hexdigest(), head

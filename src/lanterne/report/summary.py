@@ -12,6 +12,7 @@ from sqlalchemy import and_, distinct, func, select
 
 from lanterne.case import schema
 from lanterne.case.workspace import Case
+from lanterne.hashsets.matching import match_figures
 
 KINDS_SHOWN = ("picture", "video")
 
@@ -82,6 +83,7 @@ def summarize(case: Case) -> dict[str, Any]:
         per_item = [_item(conn, ev) for ev in conn.execute(select(e).order_by(e.c.id))]
     other = {k: v for k, v in by_kind.items() if k not in KINDS_SHOWN}
     return {
+        "matches": match_figures(case),
         "case": case.name,
         "items": len(per_item),
         "files": files,

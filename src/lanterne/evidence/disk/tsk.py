@@ -271,9 +271,7 @@ class TskWalk:
     def _orphan(self, f: Any) -> tuple[Any, Any]:
         """An orphan's file and metadata, opened by its record address (None when unusable)."""
         try:
-            opened = self.handles.tsk(self.volume).open_meta(
-                inode=f.info.name.meta_addr
-            )
+            opened = self.handles.tsk(self.volume).open_meta(inode=f.info.name.meta_addr)
         except OSError:
             return f, None
         return opened, opened.info.meta
@@ -381,9 +379,7 @@ def _streams(f: Any, meta: Any, block: int, folders: bool = False) -> list[_Stre
                     ranges.append((start, start + used))
         direct = direct and sum(e - s for s, e in ranges) == size
         suffix = f":{name}" if name and not folders else ""
-        streams.append(
-            _Stream(suffix, int(ai.type), int(ai.id), size, ranges, resident, direct)
-        )
+        streams.append(_Stream(suffix, int(ai.type), int(ai.id), size, ranges, resident, direct))
     streams.sort(key=lambda s: (s.suffix != "", s.suffix))
     if streams and not streams[0].suffix and len(streams) == 1:
         streams[0].attr_type = streams[0].attr_id = None  # the default attribute

@@ -1,0 +1,166 @@
+"""Matching the case's contents against its hash sets, and what the matches mean.
+
+Exact matching joins contents and hash-set entries on MD5, SHA-1 and SHA-256 in the database
+(indexed on both sides), one statement per set and hash kind, and records each pair once.
+It is incremental: a set remembers until when the contents it was matched against had been
+analysed, so a new set is matched against every content and an old set only against the
+contents added since. Run it after an import and after an ingest (both do).
+
+Categories are never translated between schemes: a content takes the category of each
+known-bad entry it matches, within that entry's set's scheme, and two sets that disagree
+within one scheme are a *conflict*, reported, not resolved.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, distinct, func, literal, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lanterne.case import schema
+from lanterne.case.store import utcnow
+from lanterne.case.workspace import Case
+
+EXACT = ("md5", "sha1", "sha256")
+MATCH_COLUMNS = ["sha256", "hashset_id", "entry", "method", "distance", "variant", "matched_at"]
+
+
+def match_exact(case: Case) -> int:
+    """Match every set against the contents it has not seen; returns the new matches."""
+    store = case.store
+    c, e, hs, m = schema.content, schema.hash_entry, schema.hashset, schema.match
+    now = utcnow()
+    added = 0
+    with store.engine.begin() as conn:
+        sets = conn.execute(select(hs.c.id, hs.c.matched_until)).all()
+        for set_id, since in sets:
+            for method in EXACT:
+                query = (
+                    select(
+                        c.c.sha256,
+                        e.c.hashset_id,
+                        e.c.id,
+                        literal(method),
+                        literal(0),
+                        literal(""),
+                        literal(now, schema.UtcDateTime()),
+                    )
+                    .select_from(c.join(e, e.c[method] == c.c[method]))
+                    .where(e.c.hashset_id == set_id, true())
+                )
+                if since is not None:
+                    query = query.where(c.c.analyzed_at > since)
+                insert = (postgresql if store.dialect == "postgresql" else sqlite).insert(m)
+                stmt = insert.from_select(MATCH_COLUMNS, query).on_conflict_do_nothing()
+                added += conn.execute(stmt).rowcount or 0
+            conn.execute(update(hs).where(hs.c.id == set_id).values(matched_until=now))
+    return added
+
+
+@dataclass(slots=True)
+class Categorised:
+    """What the known-bad matches say of one content."""
+
+    sha256: str
+    categories: dict[str, set[str]] = field(default_factory=dict)
+    """Scheme (or ``"?"`` when a set names none) → the categories its entries give."""
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    """Every matched known-bad entry: set, entry id, category, method, distance."""
+
+    @property
+    def conflict(self) -> bool:
+        return any(len(cats) > 1 for cats in self.categories.values())
+
+
+def categorised(case: Case) -> dict[str, Categorised]:
+    """The categories of every content matching a known-bad set, with their sources."""
+    m, e, hs = schema.match, schema.hash_entry, schema.hashset
+    query = (
+        select(
+            m.c.sha256,
+            m.c.method,
+            m.c.distance,
+            hs.c.name,
+            hs.c.scheme,
+            e.c.category,
+            e.c.entry_id,
+            e.c.location,
+        )
+        .select_from(m.join(e, m.c.entry == e.c.id).join(hs, m.c.hashset_id == hs.c.id))
+        .where(hs.c.role == "known-bad")
+        .order_by(m.c.sha256, hs.c.name, e.c.id)
+    )
+    out: dict[str, Categorised] = {}
+    for r in case.store.rows(query):
+        item = out.setdefault(r.sha256, Categorised(r.sha256))
+        if r.category is not None:
+            item.categories.setdefault(r.scheme or "?", set()).add(r.category)
+        item.sources.append(
+            {
+                "hashset": r.name,
+                "scheme": r.scheme,
+                "category": r.category,
+                "entry_id": r.entry_id,
+                "location": r.location,
+                "method": r.method,
+                "distance": r.distance,
+            }
+        )
+    return out
+
+
+def match_figures(case: Case) -> dict[str, Any]:
+    """Figures for the summary: contents matched per set and category, known-good excluded,
+    conflicts, and the pictures and videos no set knows (new material)."""
+    m, hs, e, c = schema.match, schema.hashset, schema.hash_entry, schema.content
+    with case.store.engine.connect() as conn:
+        per_set = [
+            {"hashset": r.name, "role": r.role, "contents": r.n}
+            for r in conn.execute(
+                select(hs.c.name, hs.c.role, func.count(distinct(m.c.sha256)).label("n"))
+                .select_from(hs.outerjoin(m, m.c.hashset_id == hs.c.id))
+                .group_by(hs.c.name, hs.c.role)
+                .order_by(hs.c.name)
+            )
+        ]
+        by_category: dict[str, dict[str, int]] = defaultdict(dict)
+        for r in conn.execute(
+            select(hs.c.scheme, e.c.category, func.count(distinct(m.c.sha256)).label("n"))
+            .select_from(m.join(e, m.c.entry == e.c.id).join(hs, m.c.hashset_id == hs.c.id))
+            .where(hs.c.role == "known-bad")
+            .group_by(hs.c.scheme, e.c.category)
+        ):
+            by_category[r.scheme or "?"][r.category or "uncategorised"] = r.n
+        good = (
+            select(m.c.sha256).join(hs, m.c.hashset_id == hs.c.id).where(hs.c.role == "known-good")
+        )
+        known = select(m.c.sha256)
+        known_good = conn.execute(select(func.count(distinct(good.subquery().c.sha256)))).scalar()
+        new = {
+            r.kind: r.n
+            for r in conn.execute(
+                select(c.c.kind, func.count().label("n"))
+                .where(c.c.kind.in_(("picture", "video")), c.c.sha256.not_in(known))
+                .group_by(c.c.kind)
+            )
+        }
+    conflicts = sum(1 for item in categorised(case).values() if item.conflict)
+    return {
+        "hashsets": per_set,
+        "matched_by_category": {k: dict(v) for k, v in by_category.items()},
+        "known_good_contents": int(known_good or 0),
+        "category_conflicts": conflicts,
+        "new_pictures": new.get("picture", 0),
+        "new_videos": new.get("video", 0),
+    }
+
+
+def known_good_filter() -> Any:
+    """A condition on ``content.sha256``: true for contents no known-good set matches (what
+    review counts and lists keep unless asked for everything)."""
+    m, hs = schema.match, schema.hashset
+    good = select(m.c.sha256).join(hs, m.c.hashset_id == hs.c.id).where(hs.c.role == "known-good")
+    return and_(schema.content.c.sha256.not_in(good))

@@ -1,0 +1,1 @@
+"""Matching by perceptual hash: an exact PDQ range-search index (:mod:`.pdq_index`)."""
