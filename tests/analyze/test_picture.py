@@ -335,3 +335,34 @@ def test_reasons_tell_damaged_pictures_from_other_data() -> None:
     eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n"
     with pytest.raises(CorruptData, match="unsupported"):  # never handed to Ghostscript
         analyze(eps)
+
+
+def _distance(a: str, b: str) -> int:
+    return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+
+@pytest.mark.parametrize(
+    ("turn", "undo"),
+    [
+        (Image.Transpose.ROTATE_90, "rotate270"),
+        (Image.Transpose.ROTATE_180, "rotate180"),
+        (Image.Transpose.ROTATE_270, "rotate90"),
+        (Image.Transpose.FLIP_LEFT_RIGHT, "flip-horizontal"),
+        (Image.Transpose.FLIP_TOP_BOTTOM, "flip-vertical"),
+        (Image.Transpose.TRANSPOSE, "transpose"),
+        (Image.Transpose.TRANSVERSE, "transverse"),
+    ],
+)
+def test_dihedral_variant_names_what_undoes_the_turn(turn: Image.Transpose, undo: str) -> None:
+    from lanterne.analyze.picture import DIHEDRAL
+
+    original = make_picture(80, (400, 300), fmt="PNG")
+    known = analyze_picture(original, Limits())
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(original)).transpose(turn).save(buf, "PNG")
+    turned = analyze_picture(buf.getvalue(), Limits())
+    assert turned.pdq is not None and known.pdq is not None and turned.pdq_dihedral is not None
+    variants = dict(zip(DIHEDRAL, (turned.pdq, *turned.pdq_dihedral), strict=True))
+    assert _distance(turned.pdq, known.pdq) > 31  # PDQ itself does not survive the turn
+    assert _distance(variants[undo], known.pdq) <= 31  # a match at the usual threshold
+    assert min(variants.items(), key=lambda kv: _distance(kv[1], known.pdq))[0] == undo

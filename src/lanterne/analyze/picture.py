@@ -57,7 +57,14 @@ from PIL import Image, UnidentifiedImageError
 from lanterne.config import Limits
 from lanterne.errors import CorruptData
 
-__all__ = ["DECODED_FORMATS", "PictureFacts", "analyze_picture", "pdq_hex"]
+__all__ = ["DECODED_FORMATS", "DIHEDRAL", "PictureFacts", "analyze_picture", "pdq_hex"]
+
+DIHEDRAL = (
+    "original", "rotate90", "rotate180", "rotate270",
+    "flip-vertical", "flip-horizontal", "transpose", "transverse",
+)  # fmt: skip
+"""The 8 turns and mirrors, in ``pdqhash.compute_dihedral``'s order (checked by a test): the
+variant is what turns the content into the picture it matched (rotate90 counter-clockwise)."""
 
 Image.init()
 pillow_heif.register_heif_opener()
@@ -125,6 +132,10 @@ class PictureFacts:
     picture is too small to hash (under 5 pixels on a side)."""
     pdq_quality: int | None
     """PDQ quality, 0 to 100; below 50 the hash is too flat to match on."""
+    pdq_dihedral: tuple[str, ...] | None
+    """The PDQ of the picture turned or mirrored, in :data:`DIHEDRAL` order after the
+    original: computed from the same transform at almost no cost (``pdqhash``), so that a
+    turned or mirrored copy of a known picture can be matched."""
     camera_make: str | None
     camera_model: str | None
     camera_serial: str | None
@@ -206,13 +217,14 @@ def _analyze_open(image: Image.Image, limits: Limits) -> PictureFacts:
     upright_turn = orientation if orientation is not None and fmt != "HEIF" else 1
     if _turned_on_load(image, upright_turn):
         rgb = rgb.transpose(_STORED[upright_turn])
-    pdq, quality = _pdq(rgb)
+    pdq, quality, dihedral = _pdq(rgb)
     return PictureFacts(
         format=fmt,
         width=width,
         height=height,
         pdq=pdq,
         pdq_quality=quality,
+        pdq_dihedral=dihedral,
         camera_make=_text(exif.get("make")),
         camera_model=_text(exif.get("model")),
         camera_serial=_text(exif.get("serial")),
@@ -304,11 +316,13 @@ def _scale_to_8bit(values: NDArray[Any], mode: str) -> NDArray[np.uint8]:
     return np.clip(np.nan_to_num(wide), 0, 255).astype(np.uint8)
 
 
-def _pdq(rgb: Image.Image) -> tuple[str | None, int | None]:
+def _pdq(rgb: Image.Image) -> tuple[str | None, int | None, tuple[str, ...] | None]:
     if min(rgb.size) < _PDQ_MIN_SIDE:
-        return None, None
-    bits, quality = pdqhash.compute(np.ascontiguousarray(np.asarray(rgb), dtype=np.uint8))
-    return pdq_hex(bits), int(quality)
+        return None, None, None
+    pixels = np.ascontiguousarray(np.asarray(rgb), dtype=np.uint8)
+    variants, quality = pdqhash.compute_dihedral(pixels)
+    hexes = tuple(pdq_hex(v) for v in variants)
+    return hexes[0], int(quality), hexes[1:]
 
 
 def _thumbnail(rgb: Image.Image, upright_turn: int, size: int) -> bytes:

@@ -111,6 +111,7 @@ content = Table(
     Column("fps", Float),
     Column("pdq", String(64)),
     Column("pdq_quality", Integer),
+    Column("pdq_dihedral", Text),
     Column("camera_make", Text),
     Column("camera_model", Text),
     Column("camera_serial", Text),

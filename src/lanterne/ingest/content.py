@@ -93,6 +93,7 @@ def _picture(entry: Entry, read: ReadResult, limits: Limits, thumbnail: Path) ->
         "height": facts.height,
         "pdq": facts.pdq,
         "pdq_quality": facts.pdq_quality,
+        "pdq_dihedral": ",".join(facts.pdq_dihedral) if facts.pdq_dihedral else None,
         "camera_make": facts.camera_make,
         "camera_model": facts.camera_model,
         "camera_serial": facts.camera_serial,

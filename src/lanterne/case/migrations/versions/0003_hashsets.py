@@ -1,4 +1,5 @@
-"""Hash sets, their entries, and matches of contents against them.
+"""Hash sets, their entries, and matches of contents against them; the turned and mirrored
+PDQ variants of each picture.
 
 Revision ID: 0003
 Revises: 0002
@@ -14,6 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("content", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("pdq_dihedral", sa.Text(), nullable=True))
     op.create_table(
         "hashset",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -86,3 +89,5 @@ def downgrade() -> None:
         batch_op.drop_index("ix_hash_entry_md5")
     op.drop_table("hash_entry")
     op.drop_table("hashset")
+    with op.batch_alter_table("content", schema=None) as batch_op:
+        batch_op.drop_column("pdq_dihedral")
