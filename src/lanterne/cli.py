@@ -313,6 +313,37 @@ def hashset_import(
         console.print(f"{matched:,} new matches")
 
 
+@app.command()
+def groups(
+    case: CaseArg,
+    top: Annotated[int, typer.Option(help="Show this many of the largest groups.")] = 10,
+) -> None:
+    """Group the case's pictures into near-duplicates by PDQ (and store the groups)."""
+    from sqlalchemy import func, select
+
+    from lanterne.case import schema
+    from lanterne.match.groups import build_groups
+
+    with _open(case) as c:
+        r = build_groups(c)
+        console.print(
+            f"{r.pictures:,} pictures in {r.groups:,} groups; {r.grouped:,} pictures have a "
+            f"near-duplicate; the largest group holds {r.largest:,}"
+        )
+        g = schema.pdq_group
+        table = Table("representative (SHA-256)", "pictures", title="Largest groups")
+        query = (
+            select(g.c.group_sha256, func.count().label("n"))
+            .group_by(g.c.group_sha256)
+            .having(func.count() > 1)
+            .order_by(func.count().desc(), g.c.group_sha256)
+            .limit(top)
+        )
+        for row in c.store.rows(query):
+            table.add_row(row.group_sha256, f"{row.n:,}")
+        out.print(table)
+
+
 @hashset_app.command("list")
 def hashset_list(case: CaseArg) -> None:
     """The case's hash sets."""
@@ -412,7 +443,8 @@ def _print_summary(d: dict[str, Any]) -> None:
         )
     out.print(
         f"new material (no hash set knows it): {m['new_pictures']:,} pictures, "
-        f"{m['new_videos']:,} videos"
+        f"{m['new_videos']:,} videos; near-duplicate groups: {m['near_duplicate_groups']:,} "
+        f"({m['pictures_in_groups']:,} pictures; `lanterne groups` recomputes them)"
     )
     if d["app_data"]:
         apps = Table("item", "application data", "path", title="Known application data")
@@ -442,6 +474,39 @@ def export_files_cmd(
             with output.open("w", encoding="utf-8", newline="") as f:
                 n = export_files(c, fmt, f)
     console.print(f"exported {n:,} rows")
+
+
+@export_app.command("vics")
+def export_vics_cmd(
+    case: CaseArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The JSON file to write.")],
+    scheme: Annotated[
+        str | None, typer.Option(help="Category scheme to write (default: the sets' own).")
+    ] = None,
+) -> None:
+    """The case's pictures and videos as a VICS 2.0 #Cases document (categories, SHA-256 and
+    PDQ, every place each was found)."""
+    from lanterne.report.vics_export import export_vics
+
+    with _open(case) as c:
+        n = export_vics(c, output, scheme)
+    console.print(f"exported {n:,} media to {output}")
+
+
+@export_app.command("pdq")
+def export_pdq_cmd(
+    case: CaseArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The file to write.")],
+    new_only: Annotated[
+        bool, typer.Option("--new-only", help="Only pictures no hash set knows.")
+    ] = False,
+) -> None:
+    """The PDQ of the case's pictures, one ``hash,quality,name`` line each."""
+    from lanterne.report.vics_export import export_pdq
+
+    with _open(case) as c:
+        n = export_pdq(c, output, new_only)
+    console.print(f"exported {n:,} PDQ hashes to {output}")
 
 
 @app.command()

@@ -53,6 +53,13 @@ class Limits:
     """Carving a file system stops after this many pictures (a warning says so)."""
     carve_max_scan: int = 16 * 1024 * GiB
     """Bytes of unallocated space scanned per file system at most."""
+    # Matching
+    pdq_max_distance: int = 31
+    """Pictures whose PDQ hashes differ in at most this many bits match."""
+    pdq_min_quality: int = 50
+    """PDQ hashes below this quality (flat pictures) are not matched on, on either side."""
+    pdq_dihedral: bool = False
+    """Also match the pictures turned and mirrored (the 8 dihedral variants)."""
     # Videos
     video_probe_seconds: float = 10.0
     """Time budget to read a video's container facts."""

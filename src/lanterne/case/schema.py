@@ -244,6 +244,17 @@ match = Table(
 """A content matching a hash-set entry: ``method`` md5/sha1/sha256 (distance 0) or pdq (with
 its Hamming distance and the dihedral ``variant`` of the content's hash that matched)."""
 
+pdq_group = Table(
+    "pdq_group",
+    metadata,
+    Column("sha256", String(64), ForeignKey("content.sha256"), primary_key=True),
+    Column("group_sha256", String(64), nullable=False),
+    Column("representative", Boolean, nullable=False),
+    Index("ix_pdq_group_group", "group_sha256"),
+)
+"""Near-duplicate groups of the case's pictures: each picture, and the group it belongs to
+(named by its representative's SHA-256)."""
+
 # file.state values
 STATE_DONE = "done"
 """Recorded completely (for a container: every member recorded too)."""

@@ -17,25 +17,35 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, distinct, func, literal, select, true, update
+import numpy as np
+from sqlalchemy import Connection, and_, distinct, func, literal, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from lanterne.analyze.picture import DIHEDRAL
 from lanterne.case import schema
 from lanterne.case.store import utcnow
 from lanterne.case.workspace import Case
+from lanterne.config import Limits
+from lanterne.match.pdq_index import PdqIndex, hex_to_bits
 
 EXACT = ("md5", "sha1", "sha256")
 MATCH_COLUMNS = ["sha256", "hashset_id", "entry", "method", "distance", "variant", "matched_at"]
 
 
 def match_exact(case: Case) -> int:
-    """Match every set against the contents it has not seen; returns the new matches."""
+    """Match every set against the contents it has not seen, exactly and by PDQ; returns the
+    new matches."""
     store = case.store
     c, e, hs, m = schema.content, schema.hash_entry, schema.hashset, schema.match
     now = utcnow()
     added = 0
     with store.engine.begin() as conn:
         sets = conn.execute(select(hs.c.id, hs.c.matched_until)).all()
+        by_since: dict[Any, list[int]] = defaultdict(list)
+        for set_id, since in sets:
+            by_since[since].append(set_id)
+        for since, ids in by_since.items():
+            added += _match_pdq(conn, case.limits, ids, since, now)
         for set_id, since in sets:
             for method in EXACT:
                 query = (
@@ -57,6 +67,65 @@ def match_exact(case: Case) -> int:
                 stmt = insert.from_select(MATCH_COLUMNS, query).on_conflict_do_nothing()
                 added += conn.execute(stmt).rowcount or 0
             conn.execute(update(hs).where(hs.c.id == set_id).values(matched_until=now))
+    return added
+
+
+def _match_pdq(conn: Connection, limits: Limits, set_ids: list[int], since: Any, now: Any) -> int:
+    """PDQ matches of the pictures analysed after ``since`` (all when None) against the PDQ
+    entries of these sets: an exact range search (no missed pair), quality-gated on both
+    sides, over the 8 turns and mirrors of each picture when ``limits.pdq_dihedral``."""
+    c, e, m = schema.content, schema.hash_entry, schema.match
+    entries = conn.execute(
+        select(e.c.id, e.c.hashset_id, e.c.pdq).where(
+            e.c.hashset_id.in_(set_ids),
+            e.c.pdq.is_not(None),
+            or_(e.c.pdq_quality.is_(None), e.c.pdq_quality >= limits.pdq_min_quality),
+        )
+    ).all()
+    if not entries:
+        return 0
+    entry_set = {r.id: r.hashset_id for r in entries}
+    index = PdqIndex.build(hex_to_bits([r.pdq for r in entries]), np.array([r.id for r in entries]))
+    del entries
+    query = select(c.c.sha256, c.c.pdq, c.c.pdq_dihedral).where(
+        c.c.pdq.is_not(None), c.c.pdq_quality >= limits.pdq_min_quality
+    )
+    if since is not None:
+        query = query.where(c.c.analyzed_at > since)
+    added = 0
+    pictures = conn.execute(query).all()
+    for start in range(0, len(pictures), 50_000):
+        chunk = pictures[start : start + 50_000]
+        hexes, owners = [], []
+        for i, p in enumerate(chunk):
+            variants = [p.pdq]
+            if limits.pdq_dihedral and p.pdq_dihedral:
+                variants += p.pdq_dihedral.split(",")
+            for v, h in enumerate(variants):
+                hexes.append(h)
+                owners.append((i, "" if v == 0 else DIHEDRAL[v]))
+        found = index.search(hex_to_bits(hexes), limits.pdq_max_distance)
+        rows: dict[tuple[str, int, str], dict[str, Any]] = {}
+        for q, entry, distance in zip(
+            found.query.tolist(), found.ids.tolist(), found.distance.tolist(), strict=True
+        ):
+            i, variant = owners[q]
+            key = (chunk[i].sha256, entry, variant)
+            if key not in rows or distance < rows[key]["distance"]:
+                rows[key] = {
+                    "sha256": chunk[i].sha256,
+                    "hashset_id": entry_set[entry],
+                    "entry": entry,
+                    "method": "pdq",
+                    "distance": distance,
+                    "variant": variant,
+                    "matched_at": now,
+                }
+        if rows:
+            insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(m)
+            added += (
+                conn.execute(insert.on_conflict_do_nothing(), list(rows.values())).rowcount or 0
+            )
     return added
 
 
@@ -147,6 +216,14 @@ def match_figures(case: Case) -> dict[str, Any]:
                 .group_by(c.c.kind)
             )
         }
+    g = schema.pdq_group
+    with case.store.engine.connect() as conn:
+        sizes = [
+            r.n
+            for r in conn.execute(
+                select(func.count().label("n")).select_from(g).group_by(g.c.group_sha256)
+            )
+        ]
     conflicts = sum(1 for item in categorised(case).values() if item.conflict)
     return {
         "hashsets": per_set,
@@ -155,6 +232,8 @@ def match_figures(case: Case) -> dict[str, Any]:
         "category_conflicts": conflicts,
         "new_pictures": new.get("picture", 0),
         "new_videos": new.get("video", 0),
+        "near_duplicate_groups": sum(1 for n in sizes if n > 1),
+        "pictures_in_groups": sum(n for n in sizes if n > 1),
     }
 
 

@@ -17,7 +17,7 @@ from lanterne.errors import UserError
 from lanterne.hashsets.records import HashRecord, HashSetHeader
 
 _MODULES = (
-    "vics", "icse", "pdqlist", "hashdeep", "sumfile", "nsrl", "kdb", "encase", "hashkeeper",
+    "vics", "icse", "pdqlist", "hashdeep", "sumfile", "nsrl3",
 )  # fmt: skip
 """In sniffing order: the stricter signatures first."""
 HEAD = 64 * 1024

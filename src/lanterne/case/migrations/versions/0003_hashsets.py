@@ -76,9 +76,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("match", schema=None) as batch_op:
         batch_op.create_index("ix_match_set", ["hashset_id"], unique=False)
+    op.create_table(
+        "pdq_group",
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("group_sha256", sa.String(length=64), nullable=False),
+        sa.Column("representative", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(["sha256"], ["content.sha256"]),
+        sa.PrimaryKeyConstraint("sha256"),
+    )
+    with op.batch_alter_table("pdq_group", schema=None) as batch_op:
+        batch_op.create_index("ix_pdq_group_group", ["group_sha256"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("pdq_group", schema=None) as batch_op:
+        batch_op.drop_index("ix_pdq_group_group")
+    op.drop_table("pdq_group")
     with op.batch_alter_table("match", schema=None) as batch_op:
         batch_op.drop_index("ix_match_set")
     op.drop_table("match")
