@@ -17,7 +17,8 @@ from lanterne.errors import UserError
 from lanterne.hashsets.records import HashRecord, HashSetHeader
 
 _MODULES = (
-    "vics", "icse", "pdqlist", "hashdeep", "sumfile", "nsrl3",
+    "encase", "nsrl3", "kdb", "vics", "hashdeep", "icse", "nsrl2", "hashkeeper", "sumfile",
+    "pdqlist",
 )  # fmt: skip
 """In sniffing order: the stricter signatures first."""
 HEAD = 64 * 1024
