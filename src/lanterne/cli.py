@@ -460,19 +460,30 @@ def export_files_cmd(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="File (default stdout).")
     ] = None,
+    selection: Annotated[
+        str,
+        typer.Option(
+            "--select",
+            help="all; new (no hash set matches the content); no-known-good (all but NSRL-"
+            "like matches).",
+        ),
+    ] = "all",
 ) -> None:
     """One row per file occurrence, with digests, type, picture facts and provenance."""
-    from lanterne.report.export import FORMATS, export_files
+    from lanterne.report.export import FORMATS, SELECTIONS, export_files
 
     if fmt not in FORMATS:
         console.print(f"[bold red]error:[/] unknown format {fmt!r}; use {', '.join(FORMATS)}")
         raise typer.Exit(2)
+    if selection not in SELECTIONS:
+        console.print(f"[bold red]error:[/] unknown selection {selection!r}; use {SELECTIONS}")
+        raise typer.Exit(2)
     with _open(case) as c:
         if output is None:
-            n = export_files(c, fmt, sys.stdout)
+            n = export_files(c, fmt, sys.stdout, selection)
         else:
             with output.open("w", encoding="utf-8", newline="") as f:
-                n = export_files(c, fmt, f)
+                n = export_files(c, fmt, f, selection)
     console.print(f"exported {n:,} rows")
 
 

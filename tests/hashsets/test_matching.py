@@ -390,3 +390,26 @@ def test_cli_import_match_groups_export(tmp_path: Path) -> None:
         app, ["hashset", "import", case, str(bad), "--role", "known-bad", "--format", "sumfile"]
     )
     assert r.exit_code == 2 and "line 1" in r.output
+
+
+def test_file_exports_of_a_selection(ingested: Case, tmp_path: Path) -> None:
+    import io
+
+    from lanterne.report.export import export_files
+
+    good = _write(
+        tmp_path / "g.sha256", "sumfile", [HashRecord("1", sha256=_digests(TEXT)["sha256"])]
+    )
+    import_hashset(ingested, good, "known-good", name="NSRL")
+    bad = _write(tmp_path / "b.md5", "sumfile", [HashRecord("1", md5=_digests(PICTURES[0])["md5"])])
+    import_hashset(ingested, bad, "known-bad", name="list")
+    match_exact(ingested)
+
+    def names(selection: str) -> set[str]:
+        out = io.StringIO()
+        export_files(ingested, "csv", out, selection)
+        return {line.split(",")[1] for line in out.getvalue().splitlines()[1:]}
+
+    assert names("all") == {f"p{i}.jpg" for i in range(4)} | {"readme.txt"}
+    assert names("no-known-good") == {f"p{i}.jpg" for i in range(4)}
+    assert names("new") == {"p1.jpg", "p2.jpg", "p3.jpg"}

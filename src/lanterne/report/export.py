@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from lanterne.case import schema
 from lanterne.case.workspace import Case
+from lanterne.hashsets.matching import known_good_filter
 
 FORMATS = ("jsonl", "csv", "hashdeep")
 
@@ -52,8 +53,14 @@ COLUMNS = (
 )
 
 
-def file_rows(case: Case) -> Iterator[dict[str, Any]]:
-    """Every file occurrence with its content's facts, in evidence then path order."""
+SELECTIONS = ("all", "new", "no-known-good")
+"""``all`` files; ``new``: contents no hash set matches; ``no-known-good``: all but what a
+known-good set (NSRL) matches."""
+
+
+def file_rows(case: Case, selection: str = "all") -> Iterator[dict[str, Any]]:
+    """Every file occurrence (of the selection) with its content's facts, in evidence then
+    path order."""
     f, c, e = schema.file, schema.content, schema.evidence
     query = (
         select(
@@ -92,6 +99,12 @@ def file_rows(case: Case) -> Iterator[dict[str, Any]]:
         .select_from(f.join(e, f.c.evidence_id == e.c.id).outerjoin(c, f.c.sha256 == c.c.sha256))
         .order_by(e.c.id, f.c.path, f.c.id)
     )
+    if selection == "new":
+        query = query.where(f.c.sha256.not_in(select(schema.match.c.sha256)))
+    elif selection == "no-known-good":
+        query = query.where(known_good_filter())
+    elif selection != "all":
+        raise ValueError(f"unknown selection {selection!r}; choose one of {', '.join(SELECTIONS)}")
     for row in case.store.rows(query):
         d = dict(row._mapping)
         d["provenance"] = json.loads(d["provenance"])
@@ -103,37 +116,38 @@ def file_rows(case: Case) -> Iterator[dict[str, Any]]:
         yield d
 
 
-def export_files(case: Case, fmt: str, out: TextIO) -> int:
-    """Write the file list in ``fmt``; returns the number of rows written."""
+def export_files(case: Case, fmt: str, out: TextIO, selection: str = "all") -> int:
+    """Write the file list (of the selection) in ``fmt``; returns the number of rows written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return {"jsonl": _jsonl, "csv": _csv, "hashdeep": _hashdeep}[fmt](case, out)
+    rows = file_rows(case, selection)
+    return {"jsonl": _jsonl, "csv": _csv, "hashdeep": _hashdeep}[fmt](case, rows, out)
 
 
-def _jsonl(case: Case, out: TextIO) -> int:
+def _jsonl(case: Case, rows: Iterator[dict[str, Any]], out: TextIO) -> int:
     n = 0
-    for n, row in enumerate(file_rows(case), 1):  # noqa: B007
+    for n, row in enumerate(rows, 1):  # noqa: B007
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return n
 
 
-def _csv(case: Case, out: TextIO) -> int:
+def _csv(case: Case, rows: Iterator[dict[str, Any]], out: TextIO) -> int:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
     writer.writeheader()
     n = 0
-    for n, row in enumerate(file_rows(case), 1):  # noqa: B007
+    for n, row in enumerate(rows, 1):  # noqa: B007
         row["provenance"] = json.dumps(row["provenance"], ensure_ascii=False)
         writer.writerow(row)
     return n
 
 
-def _hashdeep(case: Case, out: TextIO) -> int:
+def _hashdeep(case: Case, rows: Iterator[dict[str, Any]], out: TextIO) -> int:
     """hashdeep's known-file format (``hashdeep -k FILE``); unread files have no hashes and
     are left out. File names are ``EVIDENCE/path``."""
     out.write("%%%% HASHDEEP-1.0\n%%%% size,md5,sha1,sha256,filename\n")
     out.write(f"## Lanterne export of case {case.name}\n##\n")
     n = 0
-    for row in file_rows(case):
+    for row in rows:
         if row["sha256"] is None:
             continue
         name = f"{row['evidence']}/{row['path']}".replace("\n", " ")
