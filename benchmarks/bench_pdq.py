@@ -15,7 +15,7 @@ What is measured, per kind of data (``--data``, both by default), on the same ha
 * FAISS: ``IndexBinaryFlat(256)``, the exact brute force examiners' tools build on, its
   ``add`` time, its memory (the 32-byte codes; the ids would be another 8 B in an
   ``IndexBinaryIDMap``) and ``range_search(queries, max_distance + 1)`` (FAISS's binary range
-  search keeps distances *strictly below* the radius). At about 18 ms a query for 10 M hashes,
+  search keeps distances *strictly below* the radius). At 18-30 ms a query for 10 M hashes,
   all 100 k queries would take half an hour, so FAISS is timed on a random sample of
   ``--faiss-sample`` queries (all of them when fewer) and its time per query scaled: said so
   in the output.

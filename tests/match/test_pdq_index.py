@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,12 @@ from lanterne.match.pdq_index import (
     PdqIndex,
     bits_to_bytes,
     bits_to_hex,
+    bytes_per_hash,
     bytes_to_bits,
     choose_slices,
     hex_to_bits,
+    plan,
+    slicing,
 )
 from lanterne.synth.pictures import make_picture
 
@@ -46,11 +50,12 @@ def oracle(
     hashes: NDArray[np.uint64], ids: NDArray[np.int64], queries: NDArray[np.uint64], r: int
 ) -> Triples:
     """Every (query, id, distance) within ``r``, by comparing every pair."""
-    if len(hashes) == 0 or len(queries) == 0:
-        return []
-    d = np.bitwise_count(queries[:, None, :] ^ hashes[None, :, :]).sum(axis=2)
-    qi, hi = np.nonzero(d <= r)
-    return sorted(zip(qi.tolist(), ids[hi].tolist(), d[qi, hi].tolist(), strict=True))
+    out: Triples = []
+    for lo in range(0, len(queries) if len(hashes) else 0, 50):
+        d = np.bitwise_count(queries[lo : lo + 50, None, :] ^ hashes[None, :, :]).sum(axis=2)
+        qi, hi = np.nonzero(d <= r)
+        out += zip((qi + lo).tolist(), ids[hi].tolist(), d[qi, hi].tolist(), strict=True)
+    return sorted(out)
 
 
 def found(index: PdqIndex, queries: NDArray[np.uint64], r: int, method: str = "auto") -> Triples:
@@ -82,7 +87,7 @@ def planted(draw: st.DrawFn) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     return hashes, ids, queries[rng.permutation(len(queries))]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     planted(),
     st.sampled_from([0, 1, 15, 31, 32, 63]),
@@ -102,19 +107,37 @@ def test_exactly_the_brute_force_answer(
 
 def test_clusters_at_the_default_slicing() -> None:
     """Tens of thousands of hashes in clusters of near-duplicates, as a hash list has them,
-    with the slicing chosen for that size and a scan for a wide radius."""
+    with the slicing chosen for that size, on several threads, and a scan for a wide radius."""
     rng = np.random.default_rng(7)
     base = random_hashes(rng, 4000)
     variants = [flip(rng, base, rng.integers(1, 21, size=len(base)).tolist()) for _ in range(4)]
     hashes = np.concatenate([base, *variants])
     ids = np.arange(len(hashes), dtype=np.int64) * 3
-    near = flip(rng, hashes[rng.integers(0, len(hashes), 150)], rng.integers(0, 41, 150).tolist())
-    queries = np.concatenate([near, random_hashes(rng, 50)])
-    index = PdqIndex.build(hashes, ids)
+    near = flip(rng, hashes[rng.integers(0, len(hashes), 500)], rng.integers(0, 41, 500).tolist())
+    queries = np.concatenate([near, random_hashes(rng, 100)])
+    index = PdqIndex.build(hashes, ids, threads=3)
     assert index.slices == choose_slices(len(hashes))
-    for r in (31, 48):
-        assert found(index, queries, r) == oracle(hashes, ids, queries, r)
-    assert found(index, queries, 48, "scan") == oracle(hashes, ids, queries, 48)
+    expected = oracle(hashes, ids, queries, 31)
+    assert len(expected) > 1000
+    assert found(index, queries, 31) == expected
+    one = index.search(queries, threads=1)
+    with ThreadPoolExecutor(4) as pool:  # searches at once, each on several threads
+        for m in pool.map(lambda t: index.search(queries, threads=t), [2, 3, 2, 5]):
+            assert all(np.array_equal(a, b) for a, b in zip(m, one, strict=True))
+    few = queries[::10]
+    assert found(index, few, 48) == found(index, few, 48, "scan") == oracle(hashes, ids, few, 48)
+
+
+def test_slicing_for_ten_million_hashes() -> None:
+    """The slicing documented and benchmarked: 11 slices, 89 bytes a hash."""
+    n = 10_000_000
+    assert choose_slices(n) == 11
+    widths, bucket_bits = slicing(n, 11)
+    assert widths.tolist() == [24] * 3 + [23] * 8 and bucket_bits.tolist() == [21] * 11
+    assert bytes_per_hash(n, widths, bucket_bits) < 90
+    radii, _cost = plan(widths, bucket_bits, n, 31)
+    assert radii.tolist() == [2] * 10 + [1]
+    assert plan(widths, bucket_bits, n, 0)[0].tolist() == [0] + [-1] * 10
 
 
 def test_repeated_hashes_keep_every_id_past_the_first_pass_slots() -> None:

@@ -38,14 +38,14 @@ def match_exact(case: Case) -> int:
     store = case.store
     c, e, hs, m = schema.content, schema.hash_entry, schema.hashset, schema.match
     now = utcnow()
-    added = 0
     with store.engine.begin() as conn:
+        before = conn.execute(select(func.count()).select_from(m)).scalar_one()
         sets = conn.execute(select(hs.c.id, hs.c.matched_until)).all()
         by_since: dict[Any, list[int]] = defaultdict(list)
         for set_id, since in sets:
             by_since[since].append(set_id)
         for since, ids in by_since.items():
-            added += _match_pdq(conn, case.limits, ids, since, now)
+            _match_pdq(conn, case.limits, ids, since, now)
         for set_id, since in sets:
             for method in EXACT:
                 query = (
@@ -64,13 +64,13 @@ def match_exact(case: Case) -> int:
                 if since is not None:
                     query = query.where(c.c.analyzed_at > since)
                 insert = (postgresql if store.dialect == "postgresql" else sqlite).insert(m)
-                stmt = insert.from_select(MATCH_COLUMNS, query).on_conflict_do_nothing()
-                added += conn.execute(stmt).rowcount or 0
+                conn.execute(insert.from_select(MATCH_COLUMNS, query).on_conflict_do_nothing())
             conn.execute(update(hs).where(hs.c.id == set_id).values(matched_until=now))
-    return added
+        after = conn.execute(select(func.count()).select_from(m)).scalar_one()
+    return int(after - before)  # (drivers' rowcount is -1 for INSERT … SELECT on psycopg)
 
 
-def _match_pdq(conn: Connection, limits: Limits, set_ids: list[int], since: Any, now: Any) -> int:
+def _match_pdq(conn: Connection, limits: Limits, set_ids: list[int], since: Any, now: Any) -> None:
     """PDQ matches of the pictures analysed after ``since`` (all when None) against the PDQ
     entries of these sets: an exact range search (no missed pair), quality-gated on both
     sides, over the 8 turns and mirrors of each picture when ``limits.pdq_dihedral``."""
@@ -83,7 +83,7 @@ def _match_pdq(conn: Connection, limits: Limits, set_ids: list[int], since: Any,
         )
     ).all()
     if not entries:
-        return 0
+        return
     entry_set = {r.id: r.hashset_id for r in entries}
     index = PdqIndex.build(hex_to_bits([r.pdq for r in entries]), np.array([r.id for r in entries]))
     del entries
@@ -92,7 +92,6 @@ def _match_pdq(conn: Connection, limits: Limits, set_ids: list[int], since: Any,
     )
     if since is not None:
         query = query.where(c.c.analyzed_at > since)
-    added = 0
     pictures = conn.execute(query).all()
     for start in range(0, len(pictures), 50_000):
         chunk = pictures[start : start + 50_000]
@@ -123,10 +122,7 @@ def _match_pdq(conn: Connection, limits: Limits, set_ids: list[int], since: Any,
                 }
         if rows:
             insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(m)
-            added += (
-                conn.execute(insert.on_conflict_do_nothing(), list(rows.values())).rowcount or 0
-            )
-    return added
+            conn.execute(insert.on_conflict_do_nothing(), list(rows.values()))
 
 
 @dataclass(slots=True)
