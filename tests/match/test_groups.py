@@ -16,9 +16,7 @@ from lanterne.synth.pictures import make_picture, make_variant
 
 def _groups(case: Case) -> dict[str, tuple[str, bool]]:
     g, f = schema.pdq_group, schema.file
-    query = select(f.c.name, g.c.group_sha256, g.c.representative).join(
-        g, g.c.sha256 == f.c.sha256
-    )
+    query = select(f.c.name, g.c.group_sha256, g.c.representative).join(g, g.c.sha256 == f.c.sha256)
     with case.store.engine.connect() as conn:
         return {r.name: (r.group_sha256, r.representative) for r in conn.execute(query)}
 
