@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from lanterne.hashsets.formats.text import BOM, read_lines
 from lanterne.hashsets.records import HashRecord, HashSetHeader, MalformedHashSet, clean_hex
 
 NAME = "hashdeep"
@@ -21,26 +22,12 @@ MAGIC = "%%%% HASHDEEP-1.0"
 HASHES = {"md5": 32, "sha1": 40, "sha256": 64, "tiger": 48, "whirlpool": 128}
 """The columns hashdeep 4.4 writes, with their length in hex digits."""
 DEFAULT_COLUMNS = ("md5", "sha1", "sha256")
-_BOM = b"\xef\xbb\xbf"
-_MAX_LINE = 1 << 20
 _HEX = frozenset("0123456789abcdef")
 _SIZE = re.compile(r"[0-9]{1,20}")
 
 
 def sniff(head: bytes, path: Path) -> bool:
-    return head.removeprefix(_BOM).startswith(MAGIC.encode())
-
-
-def _lines(f: IO[bytes]) -> Iterator[tuple[int, str]]:
-    """(number, text) of each line, at most 1 MiB, BOM and line ending dropped."""
-    n = 0
-    while raw := f.readline(_MAX_LINE + 1):
-        n += 1
-        if len(raw) > _MAX_LINE:
-            raise MalformedHashSet(f"line {n}", "longer than 1 MiB")
-        if n == 1:
-            raw = raw.removeprefix(_BOM)
-        yield n, raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
+    return head.removeprefix(BOM).startswith(MAGIC.encode())
 
 
 def _columns(text: str, where: str) -> list[str]:
@@ -59,7 +46,7 @@ def _columns(text: str, where: str) -> list[str]:
 
 def read(path: Path) -> tuple[HashSetHeader, Iterator[HashRecord]]:
     with path.open("rb") as f:
-        lines = _lines(f)
+        lines = read_lines(f)
         first = next(lines, (1, ""))[1]
         if first.strip() != MAGIC:
             raise MalformedHashSet("line 1", f"{first[:40]!r} is not {MAGIC!r}")
@@ -73,7 +60,7 @@ def read(path: Path) -> tuple[HashSetHeader, Iterator[HashRecord]]:
 
 def _records(path: Path, columns: list[str]) -> Iterator[HashRecord]:
     with path.open("rb") as f:
-        for n, text in _lines(f):
+        for n, text in read_lines(f):
             if n <= 2 or text.startswith("##") or not text.strip():
                 continue
             where = f"line {n}"

@@ -13,8 +13,9 @@ import csv
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from lanterne.hashsets.formats.text import BOM, raw_lines
 from lanterne.hashsets.records import HashRecord, HashSetHeader, MalformedHashSet, clean_hex
 
 NAME = "icse"
@@ -49,8 +50,6 @@ _BOOLEANS = {"IsDistributed", "VictimIdentified", "OffenderIdentified", "FileAva
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
 _KNOWN = {c.lower() for c in COLUMNS}
-_BOM = b"\xef\xbb\xbf"
-_MAX_LINE = 1 << 20
 _COUNT = re.compile(r"[0-9]{1,18}")
 
 
@@ -60,7 +59,7 @@ def _columns(line: str) -> list[str]:
 
 def sniff(head: bytes, path: Path) -> bool:
     """A first line of ``;``-separated ICSE column names, MD5 among them."""
-    first = head.removeprefix(_BOM).split(b"\n", 1)[0]
+    first = head.removeprefix(BOM).split(b"\n", 1)[0]
     try:
         names = {c.lower() for c in _columns(first.decode("utf-8"))}
     except UnicodeDecodeError:
@@ -68,21 +67,9 @@ def sniff(head: bytes, path: Path) -> bool:
     return "md5" in names and len(names & _KNOWN) >= 3
 
 
-def _lines(f: IO[bytes]) -> Iterator[str]:
-    """The file's lines, each at most 1 MiB, BOM dropped; undecodable bytes escaped."""
-    n = 0
-    while raw := f.readline(_MAX_LINE + 1):
-        n += 1
-        if len(raw) > _MAX_LINE:
-            raise MalformedHashSet(f"line {n}", "longer than 1 MiB")
-        if n == 1:
-            raw = raw.removeprefix(_BOM)
-        yield raw.decode("utf-8", "backslashreplace")
-
-
 def _header_row(path: Path) -> list[str]:
     with path.open("rb") as f:
-        first = next(_lines(f), "")
+        first = next((text for _, text in raw_lines(f)), "")
     columns = _columns(first)
     names = [c.lower() for c in columns]
     if "md5" not in names and "sha1" not in names:
@@ -103,7 +90,7 @@ def read(path: Path) -> tuple[HashSetHeader, Iterator[HashRecord]]:
 def _records(path: Path, columns: list[str]) -> Iterator[HashRecord]:
     names = [c.lower() for c in columns]
     with path.open("rb") as f:
-        rows = csv.reader(_lines(f), delimiter=";")
+        rows = csv.reader((text for _, text in raw_lines(f)), delimiter=";")
         try:
             next(rows)
             for row in rows:

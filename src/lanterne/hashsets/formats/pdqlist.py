@@ -11,14 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
 
+from lanterne.hashsets.formats.text import BOM, read_lines
 from lanterne.hashsets.records import HashRecord, HashSetHeader, MalformedHashSet, clean_hex
 
 NAME = "pdq"
 
-_BOM = b"\xef\xbb\xbf"
-_MAX_LINE = 1 << 20
 _LINE = re.compile(r"[0-9A-Fa-f]{64}(?P<more>[ \t]*,[ \t]*[0-9]{0,3}[ \t]*(?:,.*)?)?", re.ASCII)
 _QUALITY = re.compile(r"[0-9]{1,3}")
 _SHA256_NAME = re.compile(r"sha-?256", re.IGNORECASE)
@@ -31,7 +29,7 @@ def _is_comment(text: str) -> bool:
 
 def sniff(head: bytes, path: Path) -> bool:
     """The first lines (up to 50) are all PDQ lines."""
-    lines = head.removeprefix(_BOM).split(b"\n")
+    lines = head.removeprefix(BOM).split(b"\n")
     if len(head) >= 64 * 1024:
         lines = lines[:-1]  # cut short by the head's length
     try:
@@ -44,18 +42,6 @@ def sniff(head: bytes, path: Path) -> bool:
         return False
     bare = all(m is not None and m.group("more") is None for m in matches)
     return not (bare and _SHA256_NAME.search(path.name))
-
-
-def _lines(f: IO[bytes]) -> Iterator[tuple[int, str]]:
-    """(number, text) of each line, at most 1 MiB, BOM and line ending dropped."""
-    n = 0
-    while raw := f.readline(_MAX_LINE + 1):
-        n += 1
-        if len(raw) > _MAX_LINE:
-            raise MalformedHashSet(f"line {n}", "longer than 1 MiB")
-        if n == 1:
-            raw = raw.removeprefix(_BOM)
-        yield n, raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
 
 
 def _record(text: str, where: str) -> HashRecord:
@@ -75,7 +61,7 @@ def _record(text: str, where: str) -> HashRecord:
 
 def read(path: Path) -> tuple[HashSetHeader, Iterator[HashRecord]]:
     with path.open("rb") as f:
-        for n, text in _lines(f):
+        for n, text in read_lines(f):
             if not _is_comment(text):
                 _record(text, f"line {n}")  # not PDQ at all: say so now
                 break
@@ -84,7 +70,7 @@ def read(path: Path) -> tuple[HashSetHeader, Iterator[HashRecord]]:
 
 def _records(path: Path) -> Iterator[HashRecord]:
     with path.open("rb") as f:
-        for n, text in _lines(f):
+        for n, text in read_lines(f):
             if not _is_comment(text):
                 yield _record(text, f"line {n}")
 

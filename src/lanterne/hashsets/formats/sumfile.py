@@ -12,14 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
 
+from lanterne.hashsets.formats.text import BOM, read_lines
 from lanterne.hashsets.records import HashRecord, HashSetHeader, MalformedHashSet, clean_hex
 
 NAME = "sumfile"
 
-_BOM = b"\xef\xbb\xbf"
-_MAX_LINE = 1 << 20
 _GNU = re.compile(r"(?P<hex>[0-9A-Fa-f]+) (?P<mode>[ *]?)(?P<name>.*)", re.DOTALL)
 _BSD = re.compile(
     r"(?P<tag>MD5|SHA1|SHA-1|SHA256|SHA-256|SHA2-256) ?\((?P<name>.*)\) ?= ?(?P<hex>[0-9A-Fa-f]+)",
@@ -67,7 +65,7 @@ def _parse(text: str, where: str) -> tuple[str, str, str | None, str]:
 
 def sniff(head: bytes, path: Path) -> bool:
     """The first lines (up to 50) all parse as GNU or BSD checksum lines."""
-    lines = head.removeprefix(_BOM).split(b"\n")
+    lines = head.removeprefix(BOM).split(b"\n")
     if len(head) >= 64 * 1024:
         lines = lines[:-1]  # cut short by the head's length
     try:
@@ -83,22 +81,10 @@ def sniff(head: bytes, path: Path) -> bool:
     return bool(data)
 
 
-def _lines(f: IO[bytes]) -> Iterator[tuple[int, str]]:
-    """(number, text) of each line, at most 1 MiB, BOM and line ending dropped."""
-    n = 0
-    while raw := f.readline(_MAX_LINE + 1):
-        n += 1
-        if len(raw) > _MAX_LINE:
-            raise MalformedHashSet(f"line {n}", "longer than 1 MiB")
-        if n == 1:
-            raw = raw.removeprefix(_BOM)
-        yield n, raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
-
-
 def read(path: Path) -> tuple[HashSetHeader, Iterator[HashRecord]]:
     style = None
     with path.open("rb") as f:
-        for n, text in _lines(f):
+        for n, text in read_lines(f):
             if not _is_comment(text):
                 style = _parse(text, f"line {n}")[3]  # not a checksum list: say so now
                 break
@@ -108,7 +94,7 @@ def read(path: Path) -> tuple[HashSetHeader, Iterator[HashRecord]]:
 
 def _records(path: Path) -> Iterator[HashRecord]:
     with path.open("rb") as f:
-        for n, text in _lines(f):
+        for n, text in read_lines(f):
             if _is_comment(text):
                 continue
             where = f"line {n}"
