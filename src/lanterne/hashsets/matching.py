@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, and_, distinct, func, literal, or_, select, true, update
+from sqlalchemy import Connection, distinct, func, literal, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lanterne.analyze.picture import DIHEDRAL
@@ -199,11 +199,9 @@ def match_figures(case: Case) -> dict[str, Any]:
             .group_by(hs.c.scheme, e.c.category)
         ):
             by_category[r.scheme or "?"][r.category or "uncategorised"] = r.n
-        good = (
-            select(m.c.sha256).join(hs, m.c.hashset_id == hs.c.id).where(hs.c.role == "known-good")
-        )
         known = select(m.c.sha256)
-        known_good = conn.execute(select(func.count(distinct(good.subquery().c.sha256)))).scalar()
+        good = known_good().subquery()
+        good_count = conn.execute(select(func.count(distinct(good.c.sha256)))).scalar()
         new = {
             r.kind: r.n
             for r in conn.execute(
@@ -224,7 +222,7 @@ def match_figures(case: Case) -> dict[str, Any]:
     return {
         "hashsets": per_set,
         "matched_by_category": {k: dict(v) for k, v in by_category.items()},
-        "known_good_contents": int(known_good or 0),
+        "known_good_contents": int(good_count or 0),
         "category_conflicts": conflicts,
         "new_pictures": new.get("picture", 0),
         "new_videos": new.get("video", 0),
@@ -233,9 +231,13 @@ def match_figures(case: Case) -> dict[str, Any]:
     }
 
 
-def known_good_filter() -> Any:
-    """A condition on ``content.sha256``: true for contents no known-good set matches (what
-    review counts and lists keep unless asked for everything)."""
+def known_good() -> Any:
+    """The SHA-256 of the contents a known-good set (NSRL) matches, as a subquery."""
     m, hs = schema.match, schema.hashset
-    good = select(m.c.sha256).join(hs, m.c.hashset_id == hs.c.id).where(hs.c.role == "known-good")
-    return and_(schema.content.c.sha256.not_in(good))
+    return select(m.c.sha256).join(hs, m.c.hashset_id == hs.c.id).where(hs.c.role == "known-good")
+
+
+def known_good_filter(column: Any) -> Any:
+    """A condition on a SHA-256 ``column``: true unless a known-good set matches the content
+    (what review counts and lists keep unless asked for everything; files never read stay)."""
+    return or_(column.is_(None), column.not_in(known_good()))

@@ -102,7 +102,7 @@ def file_rows(case: Case, selection: str = "all") -> Iterator[dict[str, Any]]:
     if selection == "new":
         query = query.where(f.c.sha256.not_in(select(schema.match.c.sha256)))
     elif selection == "no-known-good":
-        query = query.where(known_good_filter())
+        query = query.where(known_good_filter(f.c.sha256))
     elif selection != "all":
         raise ValueError(f"unknown selection {selection!r}; choose one of {', '.join(SELECTIONS)}")
     for row in case.store.rows(query):
