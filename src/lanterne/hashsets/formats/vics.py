@@ -299,8 +299,8 @@ def _media_record(item: Any, where: str, case: Mapping[str, str] | None) -> Hash
         sha256=sha256,
         pdq=pdq,
         pdq_quality=quality,
-        category=_category(media.get("Category"), where),
-        entry_id=_entry_id(media.get("MediaID"), where),
+        category=_text_id(media.get("Category"), "Category", where),
+        entry_id=_text_id(media.get("MediaID"), "MediaID", where),
         name=name,
         size=_size(media.get("MediaSize"), where),
         extra=extra,
@@ -342,7 +342,8 @@ def _boolean(value: Any) -> Any:
     return value
 
 
-def _category(value: Any, where: str) -> str | None:
+def _text_id(value: Any, field: str, where: str) -> str | None:
+    """A number-or-text field (``Category``, ``MediaID``) as text; None when empty."""
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
@@ -351,19 +352,7 @@ def _category(value: Any, where: str) -> str | None:
         return str(int(value))
     if isinstance(value, str):
         return value.strip() or None
-    raise MalformedHashSet(where, f"Category is {type(value).__name__}, not a number or text")
-
-
-def _entry_id(value: Any, where: str) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, str):
-        return value.strip() or None
-    raise MalformedHashSet(where, f"MediaID is {type(value).__name__}, not a number or text")
+    raise MalformedHashSet(where, f"{field} is {type(value).__name__}, not a number or text")
 
 
 def _size(value: Any, where: str) -> int | None:
