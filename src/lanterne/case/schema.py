@@ -262,3 +262,154 @@ STATE_OPEN = "open"
 """A container whose members are still being walked; a resumed ingest walks it again."""
 STATE_UNREAD = "unread"
 """Listed by its layer but its bytes could not be read (see its warning)."""
+
+# ------------------------------------------------------------------ messaging
+chat_source = Table(
+    "chat_source",
+    metadata,
+    *_located(),
+    Column("app", String(32), nullable=False),
+    Column("schema_version", Integer),
+    Column("status", String(16), nullable=False),
+    Column("counts", Text),
+    Column("imported_by", Text, nullable=False),
+    Column("imported_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
+    UniqueConstraint("evidence_id", "provenance_key", name="uq_chat_source"),
+)
+"""One imported chat database (a Signal Desktop ``db.sqlite``, an Android backup, a generic
+export), located by its file's provenance; ``status`` ``importing`` or ``done`` (re-importing a
+done source is a no-op); ``counts``: JSON of what it gave."""
+
+person = Table(
+    "person",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text),
+    Column("reason", Text, nullable=False, server_default="[]"),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+"""A person: the participants (accounts seen in chat databases) that share a strong identifier
+(E.164, ACI, PNI). ``reason``: JSON list of why participants were joined into this person."""
+
+identifier = Table(
+    "identifier",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(200), nullable=False),
+    Column("country", String(2)),
+    Column("calling_code", Integer),
+    UniqueConstraint("kind", "value", name="uq_identifier"),
+)
+"""A normalised identifier: ``e164`` (``+4915…``, with its ISO country and calling code),
+``phone`` (a number that is not valid E.164, as written), ``aci``, ``pni``, ``username``, or a
+generic export's ``<platform>-id``."""
+
+STRONG_IDENTIFIERS = ("e164", "aci", "pni")
+"""Identifier kinds that name one account: participants sharing one are the same person."""
+
+participant = Table(
+    "participant",
+    metadata,
+    *_located(),
+    Column("source_id", Integer, ForeignKey("chat_source.id"), nullable=False),
+    Column("person_id", Integer, ForeignKey("person.id"), nullable=False),
+    Column("name", Text),
+    Column("profile_name", Text),
+    Column("contact_name", Text),
+    Column("is_self", Boolean, nullable=False, server_default=false()),
+    UniqueConstraint("evidence_id", "provenance_key", name="uq_participant"),
+    Index("ix_participant_person", "person_id"),
+    Index("ix_participant_source", "source_id"),
+)
+"""An account as one chat database records it (a Signal recipient or conversation)."""
+
+participant_identifier = Table(
+    "participant_identifier",
+    metadata,
+    Column("participant_id", Integer, ForeignKey("participant.id"), primary_key=True),
+    Column("identifier_id", Integer, ForeignKey("identifier.id"), primary_key=True),
+    Index("ix_participant_identifier_identifier", "identifier_id"),
+)
+
+chat_group = Table(
+    "chat_group",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("app", String(32), nullable=False),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("title", Text),
+)
+"""A chat group across devices: ``key`` is its identity (``signal-v2:<hex of its 32-byte
+id>``), so the same Signal group seized on a phone and on a computer is one row."""
+
+chat_group_seen = Table(
+    "chat_group_seen",
+    metadata,
+    *_located(),
+    Column("source_id", Integer, ForeignKey("chat_source.id"), nullable=False),
+    Column("chat_group_id", Integer, ForeignKey("chat_group.id"), nullable=False),
+    Column("title", Text),
+    UniqueConstraint("evidence_id", "provenance_key", name="uq_chat_group_seen"),
+    Index("ix_chat_group_seen_group", "chat_group_id"),
+)
+"""Where a group was seen (which database, which row) and its title there."""
+
+membership = Table(
+    "membership",
+    metadata,
+    *_located(),
+    Column("source_id", Integer, ForeignKey("chat_source.id"), nullable=False),
+    Column("chat_group_id", Integer, ForeignKey("chat_group.id"), nullable=False),
+    Column("participant_id", Integer, ForeignKey("participant.id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("joined_at", UtcDateTime()),
+    Column("first_seen", UtcDateTime()),
+    Column("last_seen", UtcDateTime()),
+    UniqueConstraint("evidence_id", "provenance_key", name="uq_membership"),
+    Index("ix_membership_group", "chat_group_id"),
+    Index("ix_membership_participant", "participant_id"),
+)
+"""A participant in a group as one database records it: role (admin, member, pending,
+requesting, banned, former) and the first and last message they posted there."""
+
+message = Table(
+    "message",
+    metadata,
+    *_located(),
+    Column("source_id", Integer, ForeignKey("chat_source.id"), nullable=False),
+    Column("chat_group_id", Integer, ForeignKey("chat_group.id")),
+    Column("peer_id", Integer, ForeignKey("participant.id")),
+    Column("sender_id", Integer, ForeignKey("participant.id")),
+    Column("sent_at", UtcDateTime()),
+    Column("received_at", UtcDateTime()),
+    Column("type", String(16), nullable=False),
+    Column("body", Text),
+    UniqueConstraint("evidence_id", "provenance_key", name="uq_message"),
+    Index("ix_message_group", "chat_group_id"),
+    Index("ix_message_sender", "sender_id"),
+)
+"""A message: in a group (``chat_group_id``) or a one-to-one conversation with ``peer_id``."""
+
+attachment = Table(
+    "attachment",
+    metadata,
+    *_located(),
+    Column("source_id", Integer, ForeignKey("chat_source.id"), nullable=False),
+    Column("message_id", Integer, ForeignKey("message.id"), nullable=False),
+    Column("sha256", String(64), ForeignKey("content.sha256")),
+    Column("content_type", String(128)),
+    Column("file_name", Text),
+    Column("size", BigInteger),
+    Column("declared_sha256", String(64)),
+    Column("declared_md5", String(32)),
+    Column("state", String(16), nullable=False),
+    UniqueConstraint("evidence_id", "provenance_key", name="uq_attachment"),
+    Index("ix_attachment_message", "message_id"),
+    Index("ix_attachment_sha256", "sha256"),
+)
+"""An attachment of a message and the content it holds (its file row shares its provenance).
+``state``: ``pending`` (not yet read), ``ingested``, ``missing`` (no bytes to be had),
+``unproven`` (bytes that fail their MAC: not ingested), ``referenced`` (a generic export that
+names the content by hash only)."""

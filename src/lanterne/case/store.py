@@ -225,10 +225,10 @@ class CaseStore:
         if not len(batch):
             return
         with self.engine.begin() as conn:
-            self._insert_ignore(conn, schema.content, batch.contents)
-            self._insert_ignore(conn, schema.file, batch.files)
-            self._insert_ignore(conn, schema.warning, batch.warnings)
-            self._insert_ignore(conn, schema.app_data, batch.apps)
+            self.insert_ignore(conn, schema.content, batch.contents)
+            self.insert_ignore(conn, schema.file, batch.files)
+            self.insert_ignore(conn, schema.warning, batch.warnings)
+            self.insert_ignore(conn, schema.app_data, batch.apps)
             f = schema.file
             for evidence_id, key in batch.containers_done:
                 conn.execute(
@@ -237,7 +237,7 @@ class CaseStore:
                     .values(state=schema.STATE_DONE)
                 )
 
-    def _insert_ignore(
+    def insert_ignore(
         self, conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]
     ) -> None:
         if not rows:

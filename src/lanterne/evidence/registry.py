@@ -106,7 +106,7 @@ def add_evidence(
         raise UserError(f"{path} overlaps the case folder {case.root}; keep evidence apart")
     if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
         raise UserError(f"{path} is not readable by this user; check its permissions")
-    found = _identify(path, progress, unlock)
+    found = _identify(path, progress, unlock, probe_image=kind != FileSource.NAME)
     if kind == DiskImageSource.NAME and found.kind != kind and path.is_file():
         # no partition table or file system recognised: still read as an image (carving)
         fmt, _ = media(path)
@@ -141,8 +141,11 @@ class Identified:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _identify(path: Path, progress: Progress, unlock: str | None) -> Identified:
-    """What a seized item is: its kind, size, SHA-256 (files), image format and details."""
+def _identify(
+    path: Path, progress: Progress, unlock: str | None, probe_image: bool = True
+) -> Identified:
+    """What a seized item is: its kind, size, SHA-256 (files), image format and details
+    (a file is probed as a disk image only when ``probe_image``)."""
     if path.is_dir():
         platform = phone_platform_of(path, None)
         if platform:
@@ -158,7 +161,8 @@ def _identify(path: Path, progress: Progress, unlock: str | None) -> Identified:
         if platform:
             return Identified("phone", size, sha256, details={"platform": platform})
         return Identified("archive", size, sha256)
-    return _disk_image(path, size, sha256, unlock) or Identified(FileSource.NAME, size, sha256)
+    image = _disk_image(path, size, sha256, unlock) if probe_image else None
+    return image or Identified(FileSource.NAME, size, sha256)
 
 
 def _disk_image(path: Path, size: int, sha256: str, unlock: str | None) -> Identified | None:

@@ -110,13 +110,30 @@ class Ingestor:
                 totals[i] += n
         return IngestResult(len(todo), *totals)
 
+    def ingest_entries(self, ev: EvidenceRecord, items: Iterator[Item], task: str) -> IngestResult:
+        """Ingest files an importer found in an item (a chat database's attachments): read,
+        analysed and recorded like the item's own files, each with its own provenance; the
+        item's ingest status is left as it is."""
+        run = _ItemRun(self, ev, items, task)
+        run.go()
+        return IngestResult(1, run.files, run.bytes, run.new_contents, run.warnings)
+
 
 class _ItemRun:
     """The ingest of one evidence item."""
 
-    def __init__(self, ing: Ingestor, ev: EvidenceRecord) -> None:
+    def __init__(
+        self,
+        ing: Ingestor,
+        ev: EvidenceRecord,
+        items: Iterator[Item] | None = None,
+        task: str | None = None,
+    ) -> None:
         self.ing = ing
         self.ev = ev
+        self.items = items
+        """Given: these entries, not the item's walk (and the item's status is not touched)."""
+        self.task = task or f"ingesting {ev.label}"
         self.limits = ing.limits
         self.spool = ing.case.tmp / f"ingest-{os.getpid()}"
         self.writer = BatchWriter(ing.store, self.limits.batch_rows, self.limits.batch_seconds)
@@ -136,11 +153,16 @@ class _ItemRun:
         store, ev = self.ing.store, self.ev
         shutil.rmtree(self.ing.case.tmp, ignore_errors=True)
         self.spool.mkdir(parents=True)
-        store.set_evidence_status(ev.id, "ingesting")
+        whole = self.items is None
+        if whole:
+            store.set_evidence_status(ev.id, "ingesting")
+            items = source_for(ev, self.limits).walk((Step("evidence", ev.label),))
+        else:
+            assert self.items is not None
+            items = self.items
         self.known = store.known_occurrences(ev.id)
-        source = source_for(ev, self.limits)
-        self.stack = [_Frame(source.walk((Step("evidence", ev.label),)), depth=0)]
-        self.ing.progress.start(f"ingesting {ev.label}", ev.size)
+        self.stack = [_Frame(items, depth=0)]
+        self.ing.progress.start(self.task, ev.size if whole else None)
         try:
             with ThreadPoolExecutor(self.ing.workers, thread_name_prefix="ingest") as pool:
                 self.pool = pool
@@ -159,7 +181,8 @@ class _ItemRun:
             shutil.rmtree(self.spool, ignore_errors=True)
             with contextlib.suppress(OSError):
                 self.ing.case.tmp.rmdir()  # only when empty: another run may be spooling there
-        store.set_evidence_status(ev.id, "done")
+        if whole:
+            store.set_evidence_status(ev.id, "done")
 
     def _next_item(self) -> None:
         frame = self.stack[-1]

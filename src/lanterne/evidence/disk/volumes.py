@@ -148,7 +148,7 @@ def scan_volumes(path: Path, unlock: str | None = None) -> VolumeScan:
     scanner = volume_scanner.VolumeScanner(mediator=mediator)
     try:
         specs = scanner.GetBasePathSpecs(str(path), options=options)
-    except (errors.ScannerError, errors.BackEndError, OSError, ValueError) as exc:
+    except (errors.ScannerError, errors.BackEndError, OSError, ValueError, RuntimeError) as exc:
         raise NotMyFormat(f"{path.name}: no disk image or file system recognised ({exc})") from exc
     if any(spec.type_indicator == definitions.TYPE_INDICATOR_OS for spec in specs):
         raise NotMyFormat(f"{path.name} is not a disk image")  # a plain file or folder
@@ -189,7 +189,7 @@ def media_size(path: Path) -> int | None:
     try:
         file_object = resolver.Resolver.OpenFileObject(spec)
         return int(file_object.get_size())
-    except (errors.Error, OSError, ValueError):
+    except (errors.Error, OSError, ValueError, RuntimeError):  # libyal raises RuntimeError
         return None
 
 

@@ -1,0 +1,517 @@
+"""Writing one chat database into the case store.
+
+Every record becomes a row located like a file: the evidence item, and the provenance chain of
+the database file with the record's place in it appended (``…!/sql/db.sqlite!/message/4711``).
+Rows are unique by that location, so an interrupted import run again adds what is missing and
+nothing twice; a database imported to its end is recorded as done and not read again.
+
+Attachments with bytes go through the ingest pipeline as files of the same item (digests, type,
+PDQ, thumbnails, matching), their provenance pointing at their message; their content is then
+tied to the attachment row and the hash the database declared is checked against it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, select, update
+
+from lanterne import provenance as prov
+from lanterne.case import schema
+from lanterne.case.store import EvidenceRecord, utcnow
+from lanterne.case.workspace import Case
+from lanterne.evidence.base import Entry, EntryWarning
+from lanterne.ingest.pipeline import Ingestor
+from lanterne.ingest.rows import warning_row
+from lanterne.messaging.identity import assign_persons, display_name, identifier_ids, identifiers
+from lanterne.messaging.records import (
+    Account,
+    Attachment,
+    ChatDatabase,
+    ChatWarning,
+    Group,
+    Member,
+    Message,
+)
+from lanterne.progress import NoProgress, Progress
+from lanterne.provenance import Provenance, Step
+
+BATCH = 5000
+UNPROVEN = ("mac-mismatch", "undecryptable")
+"""Attachment problems that leave bytes which cannot be proven: they are not ingested."""
+
+
+@dataclass
+class ChatImport:
+    """What an import wrote (or, for a database imported before, found)."""
+
+    source_id: int
+    app: str
+    schema_version: int | None
+    already: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def import_chat_database(
+    case: Case,
+    ev: EvidenceRecord,
+    db_chain: Provenance,
+    db: ChatDatabase,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> ChatImport:
+    """Import the records of ``db`` (found at ``db_chain`` in item ``ev``) into the case."""
+    run = _Run(case, ev, db_chain, db, progress or NoProgress(), workers)
+    return run.go()
+
+
+class _Run:
+    def __init__(
+        self,
+        case: Case,
+        ev: EvidenceRecord,
+        chain: Provenance,
+        db: ChatDatabase,
+        progress: Progress,
+        workers: int | None,
+    ) -> None:
+        self.case, self.store, self.ev, self.chain, self.db = case, case.store, ev, chain, db
+        self.step_kind = db.app
+        self.progress = progress
+        self.workers = workers
+        self.participants: dict[str, int] = {}
+        self.groups: dict[str, int] = {}
+        self.members: dict[tuple[str, str], str] = {}  # (group ref, account ref) -> ref
+        self.seen: dict[tuple[str, str], list[datetime]] = {}  # (group, sender) -> first, last
+        self.entries: list[Entry] = []
+        self.counts = dict.fromkeys(
+            ("accounts", "groups", "memberships", "messages", "attachments", "warnings"), 0
+        )
+        self.warned_refs: set[str] = set()
+
+    # ------------------------------------------------------------------ helpers
+    def located(self, ref: str) -> dict[str, Any]:
+        chain = (*self.chain, Step(self.step_kind, ref))
+        text, key = prov.encode(chain)
+        return {
+            "evidence_id": self.ev.id,
+            "provenance_key": key,
+            "provenance": text,
+            "path": prov.display_path(chain),
+        }
+
+    def warn(self, conn: Connection, ref: str, reason: str, detail: str = "") -> None:
+        chain = (*self.chain, Step(self.step_kind, ref))
+        row = warning_row(self.ev.id, EntryWarning(chain, "chat", reason, detail))
+        self.store.insert_ignore(conn, schema.warning, [row])
+        self.counts["warnings"] += 1
+
+    def ids_by_key(self, conn: Connection, table: Any, keys: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in range(0, len(keys), 500):
+            rows = conn.execute(
+                select(table.c.provenance_key, table.c.id).where(
+                    table.c.evidence_id == self.ev.id,
+                    table.c.provenance_key.in_(keys[i : i + 500]),
+                )
+            )
+            out.update({k: v for k, v in rows})
+        return out
+
+    # ------------------------------------------------------------------- driver
+    def go(self) -> ChatImport:
+        cs = schema.chat_source
+        here = self.located_source()
+        with self.store.engine.begin() as conn:
+            row = conn.execute(
+                select(cs.c.id, cs.c.status, cs.c.counts).where(
+                    cs.c.evidence_id == self.ev.id, cs.c.provenance_key == here["provenance_key"]
+                )
+            ).first()
+            if row is not None and row.status == "done":
+                return ChatImport(
+                    row.id, self.db.app, self.db.schema_version, True, json.loads(row.counts)
+                )
+            if row is None:
+                values = {
+                    **here,
+                    "app": self.db.app,
+                    "schema_version": self.db.schema_version,
+                    "status": "importing",
+                    "imported_by": getpass.getuser(),
+                    "imported_at": utcnow(),
+                }
+                inserted = conn.execute(cs.insert().values(**values)).inserted_primary_key
+                assert inserted is not None
+                self.source_id: int = inserted[0]
+            else:
+                self.source_id = row.id
+        self.progress.start(f"importing {self.db.app} {here['path']}")
+        try:
+            self.read_records()
+        finally:
+            self.progress.finish()
+        self.ingest_attachments()
+        self.finish_memberships()
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                update(cs)
+                .where(cs.c.id == self.source_id)
+                .values(status="done", counts=json.dumps(self.counts), finished_at=utcnow())
+            )
+        return ChatImport(self.source_id, self.db.app, self.db.schema_version, False, self.counts)
+
+    def located_source(self) -> dict[str, Any]:
+        text, key = prov.encode(self.chain)
+        return {
+            "evidence_id": self.ev.id,
+            "provenance_key": key,
+            "provenance": text,
+            "path": prov.display_path(self.chain),
+        }
+
+    def read_records(self) -> None:
+        accounts: list[Account] = []
+        groups: list[Group] = []
+        members: list[Member] = []
+        messages: list[Message] = []
+        warnings: list[ChatWarning] = []
+        stage = 0  # 0 accounts, 1 groups, 2 members, 3 messages
+        for record in self.db.records():
+            if isinstance(record, ChatWarning):
+                warnings.append(record)
+                continue
+            order = _ORDER[type(record)]
+            if order > stage:  # the previous kind is complete: write it
+                if stage <= 0 < order:
+                    self.write_accounts(accounts)
+                if stage <= 1 < order:
+                    self.write_groups(groups)
+                if stage <= 2 < order:
+                    self.write_members(members)
+                stage = order
+            if isinstance(record, Account):
+                accounts.append(record)
+            elif isinstance(record, Group):
+                groups.append(record)
+            elif isinstance(record, Member):
+                members.append(record)
+            else:
+                assert isinstance(record, Message)
+                messages.append(record)
+                if len(messages) >= BATCH:
+                    self.write_messages(messages, warnings)
+                    messages, warnings = [], []
+        if stage <= 0:
+            self.write_accounts(accounts)
+        if stage <= 1:
+            self.write_groups(groups)
+        if stage <= 2:
+            self.write_members(members)
+        self.write_messages(messages, warnings)
+
+    # ------------------------------------------------------------------ accounts
+    def write_accounts(self, accounts: list[Account]) -> None:
+        p, pi = schema.participant, schema.participant_identifier
+        self.counts["accounts"] = len(accounts)
+        with self.store.engine.begin() as conn:
+            located = [self.located(a.ref) for a in accounts]
+            have = self.ids_by_key(conn, p, [loc["provenance_key"] for loc in located])
+            idents = [identifiers(a) for a in accounts]
+            ids = identifier_ids(conn, {i for group in idents for i in group})
+            new = [n for n, loc in enumerate(located) if loc["provenance_key"] not in have]
+            persons = assign_persons(
+                conn, [(accounts[n], idents[n], located[n]["path"]) for n in new], ids
+            )
+            rows = []
+            for n, person in zip(new, persons, strict=True):
+                a = accounts[n]
+                rows.append(
+                    {
+                        **located[n],
+                        "source_id": self.source_id,
+                        "person_id": person,
+                        "name": display_name(a, idents[n]),
+                        "profile_name": a.profile_name,
+                        "contact_name": a.contact_name,
+                        "is_self": a.is_self,
+                    }
+                )
+            self.store.insert_ignore(conn, p, rows)
+            have = self.ids_by_key(conn, p, [loc["provenance_key"] for loc in located])
+            links = [
+                {"participant_id": have[located[n]["provenance_key"]], "identifier_id": ids[i]}
+                for n in new
+                for i in idents[n]
+            ]
+            self.store.insert_ignore(conn, pi, links)
+        for a, loc in zip(accounts, located, strict=True):
+            self.participants[a.ref] = have[loc["provenance_key"]]
+
+    # -------------------------------------------------------------------- groups
+    def write_groups(self, groups: list[Group]) -> None:
+        g, seen = schema.chat_group, schema.chat_group_seen
+        self.counts["groups"] = len(groups)
+        with self.store.engine.begin() as conn:
+            keys = list(dict.fromkeys(gr.key for gr in groups))
+            rows = [
+                {"app": _app_of(gr.key), "key": gr.key, "title": gr.title}
+                for gr in {gr.key: gr for gr in groups}.values()
+            ]
+            self.store.insert_ignore(conn, g, rows)
+            group_ids: dict[str, int] = {}
+            for i in range(0, len(keys), 500):
+                group_ids.update(
+                    conn.execute(
+                        select(g.c.key, g.c.id).where(g.c.key.in_(keys[i : i + 500]))
+                    ).all()
+                )
+            for gr in groups:  # a title seen now replaces a missing one
+                if gr.title:
+                    conn.execute(
+                        update(g)
+                        .where(g.c.id == group_ids[gr.key], g.c.title.is_(None))
+                        .values(title=gr.title)
+                    )
+            self.store.insert_ignore(
+                conn,
+                seen,
+                [
+                    {
+                        **self.located(gr.ref),
+                        "source_id": self.source_id,
+                        "chat_group_id": group_ids[gr.key],
+                        "title": gr.title,
+                    }
+                    for gr in groups
+                ],
+            )
+        self.groups = {gr.ref: group_ids[gr.key] for gr in groups}
+
+    # ------------------------------------------------------------------- members
+    def write_members(self, members: list[Member]) -> None:
+        rows = []
+        with self.store.engine.begin() as conn:
+            for m in members:
+                group, person = self.groups.get(m.group_ref), self.participants.get(m.account_ref)
+                if group is None or person is None:
+                    self.warn(
+                        conn,
+                        m.ref,
+                        "dangling-reference",
+                        f"membership of {m.account_ref} in {m.group_ref}: not in the database",
+                    )
+                    continue
+                self.members[(m.group_ref, m.account_ref)] = m.ref
+                rows.append(
+                    {
+                        **self.located(m.ref),
+                        "source_id": self.source_id,
+                        "chat_group_id": group,
+                        "participant_id": person,
+                        "role": m.role,
+                        "joined_at": m.joined_at,
+                    }
+                )
+            self.store.insert_ignore(conn, schema.membership, rows)
+        self.counts["memberships"] += len(rows)
+
+    # ------------------------------------------------------------------ messages
+    def write_messages(self, messages: list[Message], warnings: list[ChatWarning]) -> None:
+        if not messages and not warnings:
+            return
+        rows = []
+        with self.store.engine.begin() as conn:
+            for w in warnings:
+                self.warn(conn, w.ref, w.reason, w.detail)
+            for msg in messages:
+                rows.append(self.message_row(conn, msg))
+            self.store.insert_ignore(conn, schema.message, rows)
+            with_files = [
+                (msg, row["provenance_key"])
+                for msg, row in zip(messages, rows, strict=True)
+                if msg.attachments
+            ]
+            if with_files:
+                ids = self.ids_by_key(conn, schema.message, [k for _, k in with_files])
+                attachments = [
+                    self.attachment_row(conn, ids[key], a)
+                    for msg, key in with_files
+                    for a in msg.attachments
+                ]
+                self.store.insert_ignore(conn, schema.attachment, attachments)
+                self.counts["attachments"] += len(attachments)
+        self.counts["messages"] += len(rows)
+        self.progress.advance(files=len(rows))
+
+    def message_row(self, conn: Connection, msg: Message) -> dict[str, Any]:
+        group = self.groups.get(msg.group_ref) if msg.group_ref else None
+        sender = self.account(conn, msg.ref, msg.sender_ref)
+        if msg.group_ref and sender is not None and msg.sent_at is not None:
+            span = self.seen.setdefault((msg.group_ref, msg.sender_ref or ""), [msg.sent_at] * 2)
+            span[0], span[1] = min(span[0], msg.sent_at), max(span[1], msg.sent_at)
+        if msg.group_ref and group is None:
+            self.warn(conn, msg.ref, "dangling-reference", f"group {msg.group_ref} unknown")
+        return {
+            **self.located(msg.ref),
+            "source_id": self.source_id,
+            "chat_group_id": group,
+            "peer_id": self.account(conn, msg.ref, msg.peer_ref),
+            "sender_id": sender,
+            "sent_at": msg.sent_at,
+            "received_at": msg.received_at,
+            "type": msg.type[:16],
+            "body": msg.body,
+        }
+
+    def account(self, conn: Connection, ref: str, account_ref: str | None) -> int | None:
+        if account_ref is None:
+            return None
+        found = self.participants.get(account_ref)
+        if found is None and account_ref not in self.warned_refs:
+            self.warned_refs.add(account_ref)
+            self.warn(conn, ref, "dangling-reference", f"account {account_ref} unknown")
+        return found
+
+    def attachment_row(self, conn: Connection, message_id: int, a: Attachment) -> dict[str, Any]:
+        if a.problem is not None:
+            self.warn(conn, a.ref, *a.problem)
+        if a.opener is not None:
+            state = "pending"
+            chain = (*self.chain, Step(self.step_kind, a.ref))
+            name = a.file_name or a.ref.rsplit("/", 1)[-1]
+            self.entries.append(Entry(chain, name, a.size, a.opener, releaser=a.releaser))
+        elif a.problem is not None:
+            state = "unproven" if a.problem[0] in UNPROVEN else "missing"
+        else:
+            state = "referenced" if a.declared_sha256 or a.declared_md5 else "missing"
+        return {
+            **self.located(a.ref),
+            "source_id": self.source_id,
+            "message_id": message_id,
+            "content_type": (a.content_type or None) and a.content_type[:128],
+            "file_name": a.file_name,
+            "size": a.size,
+            "declared_sha256": a.declared_sha256,
+            "declared_md5": a.declared_md5,
+            "state": state,
+        }
+
+    # ---------------------------------------------------------------- attachments
+    def ingest_attachments(self) -> None:
+        """Read every attachment through the pipeline, then tie contents to attachments."""
+        if self.entries:
+            ingestor = Ingestor(self.case, self.workers, self.progress)
+            entries: Iterator[Entry] = iter(self.entries)
+            ingestor.ingest_entries(self.ev, entries, f"attachments of {self.chain[-1].path}")
+            self.entries = []
+        at, f, c = schema.attachment, schema.file, schema.content
+        with self.store.engine.begin() as conn:
+            found = (
+                select(f.c.sha256)
+                .where(
+                    f.c.evidence_id == at.c.evidence_id,
+                    f.c.provenance_key == at.c.provenance_key,
+                )
+                .scalar_subquery()
+            )
+            conn.execute(
+                update(at)
+                .where(at.c.source_id == self.source_id, at.c.state == "pending")
+                .values(sha256=found, state="ingested")
+            )
+            for column in (c.c.sha256, c.c.md5):  # named by hash only: a content the case holds
+                declared = at.c.declared_sha256 if column is c.c.sha256 else at.c.declared_md5
+                held = select(c.c.sha256).where(column == declared).limit(1).scalar_subquery()
+                conn.execute(
+                    update(at)
+                    .where(
+                        at.c.source_id == self.source_id,
+                        at.c.state == "referenced",
+                        at.c.sha256.is_(None),
+                        declared.is_not(None),
+                    )
+                    .values(sha256=held)
+                )
+            mismatched = conn.execute(
+                select(at.c.provenance, at.c.declared_sha256, at.c.sha256).where(
+                    at.c.source_id == self.source_id,
+                    at.c.state == "ingested",
+                    at.c.declared_sha256.is_not(None),
+                    at.c.sha256 != at.c.declared_sha256,
+                )
+            ).all()
+            for text, declared, actual in mismatched:
+                chain = prov.from_json(text)
+                detail = f"the database declares SHA-256 {declared}; the bytes hash to {actual}"
+                w = EntryWarning(chain, "chat", "hash-mismatch", detail)
+                self.store.insert_ignore(conn, schema.warning, [warning_row(self.ev.id, w)])
+                self.counts["warnings"] += 1
+
+    # --------------------------------------------------------------- memberships
+    def finish_memberships(self) -> None:
+        """First and last post of each member; posters not (any more) among the members are
+        recorded as ``former`` members of the group."""
+        ms = schema.membership
+        updates, former = [], []
+        with self.store.engine.begin() as conn:
+            known = {ref for ref in self.members.values()}
+            keys = {ref: self.located(ref)["provenance_key"] for ref in known}
+            ids = self.ids_by_key(conn, ms, list(keys.values()))
+            for (group_ref, sender_ref), (first, last) in self.seen.items():
+                ref = self.members.get((group_ref, sender_ref))
+                if ref is not None and keys.get(ref) in ids:
+                    updates.append({"b_id": ids[keys[ref]], "b_first": first, "b_last": last})
+                elif sender_ref in self.participants and group_ref in self.groups:
+                    former.append(
+                        {
+                            **self.located(f"{group_ref}/poster/{sender_ref}"),
+                            "source_id": self.source_id,
+                            "chat_group_id": self.groups[group_ref],
+                            "participant_id": self.participants[sender_ref],
+                            "role": "former",
+                            "first_seen": first,
+                            "last_seen": last,
+                        }
+                    )
+            if updates:
+                conn.execute(
+                    update(ms)
+                    .where(ms.c.id == bindparam("b_id"))
+                    .values(first_seen=bindparam("b_first"), last_seen=bindparam("b_last")),
+                    updates,
+                )
+            self.store.insert_ignore(conn, ms, former)
+        self.counts["memberships"] += len(former)
+
+
+_ORDER: dict[type, int] = {Account: 0, Group: 1, Member: 2, Message: 3}
+
+
+def _app_of(key: str) -> str:
+    prefix = key.split(":", 1)[0]
+    return "signal" if prefix.startswith("signal-") else prefix
+
+
+def source_counts(case: Case, source_id: int) -> dict[str, int]:
+    """Rows a chat source has in the store, by table (for reports and checks)."""
+    out = {}
+    for name, table in (
+        ("participants", schema.participant),
+        ("memberships", schema.membership),
+        ("messages", schema.message),
+        ("attachments", schema.attachment),
+    ):
+        out[name] = case.store.count(table, and_(table.c.source_id == source_id))
+    with case.store.engine.connect() as conn:
+        out["groups"] = conn.execute(
+            select(func.count(func.distinct(schema.chat_group_seen.c.chat_group_id))).where(
+                schema.chat_group_seen.c.source_id == source_id
+            )
+        ).scalar_one()
+    return out
