@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import Connection, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from lanterne.case import schema
 from lanterne.case.store import utcnow
@@ -121,12 +121,16 @@ def _existing_identifiers(
     conn: Connection, keys: list[tuple[str, str]]
 ) -> dict[tuple[str, str], int]:
     t = schema.identifier
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in keys:
+        by_kind.setdefault(kind, []).append(value)
     found: dict[tuple[str, str], int] = {}
-    for chunk in _chunks(keys):
-        rows = conn.execute(
-            select(t.c.kind, t.c.value, t.c.id).where(tuple_(t.c.kind, t.c.value).in_(chunk))
-        )
-        found.update({(k, v): i for k, v, i in rows})
+    for kind, values in by_kind.items():
+        for chunk in _chunks(values):
+            rows = conn.execute(
+                select(t.c.value, t.c.id).where(t.c.kind == kind, t.c.value.in_(chunk))
+            )
+            found.update({(kind, v): i for v, i in rows})
     return found
 
 
@@ -206,28 +210,34 @@ def assign_persons(
             existing.setdefault(uf.find(node), set()).add(node[1])
     result = [0] * len(accounts)
     now = utcnow()
-    pt = schema.person
+    fresh: list[tuple[list[int], dict[str, Any]]] = []
     for root, members in components.items():
         persons = sorted(existing.get(root, ()))
         notes = [r for n in members for r in reasons.get(("a", n), [])]
-        if persons:
-            keep = persons[0]
-            if len(persons) > 1:
-                notes.append(f"merged persons {', '.join(map(str, persons[1:]))} into {keep}")
-                _merge(conn, keep, persons[1:])
-            if notes:
-                _add_reasons(conn, keep, notes)
-        else:
+        if not persons:
             account, idents, _ = accounts[members[0]]
-            keep = conn.execute(
-                insert(pt).values(
-                    name=display_name(account, idents),
-                    reason=json.dumps(notes, ensure_ascii=False),
-                    created_at=now,
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
+            row = {
+                "name": display_name(account, idents),
+                "reason": json.dumps(notes, ensure_ascii=False),
+                "created_at": now,
+            }
+            fresh.append((members, row))
+            continue
+        keep = persons[0]
+        if len(persons) > 1:
+            notes.append(f"merged persons {', '.join(map(str, persons[1:]))} into {keep}")
+            _merge(conn, keep, persons[1:])
+        if notes:
+            _add_reasons(conn, keep, notes)
         for n in members:
             result[n] = keep
+    if fresh:  # one statement for all new persons, their ids in order
+        pt = schema.person
+        stmt = insert(pt).returning(pt.c.id, sort_by_parameter_order=True)
+        new_ids = conn.execute(stmt, [row for _, row in fresh]).scalars().all()
+        for (members, _), person in zip(fresh, new_ids, strict=True):
+            for n in members:
+                result[n] = person
     return result
 
 

@@ -13,7 +13,9 @@ tied to the attachment row and the hash the database declared is checked against
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,7 +43,20 @@ from lanterne.messaging.records import (
 from lanterne.progress import NoProgress, Progress
 from lanterne.provenance import Provenance, Step
 
-BATCH = 5000
+BATCH = 20_000
+LOCATED = ("evidence_id", "provenance_key", "provenance", "path")
+"""The location columns, in the order :meth:`_Run.located` gives them."""
+MESSAGE_COLUMNS = (
+    *LOCATED,
+    "source_id",
+    "chat_group_id",
+    "peer_id",
+    "sender_id",
+    "sent_at",
+    "received_at",
+    "type",
+    "body",
+)
 UNPROVEN = ("mac-mismatch", "undecryptable")
 """Attachment problems that leave bytes which cannot be proven: they are not ingested."""
 
@@ -93,16 +108,23 @@ class _Run:
             ("accounts", "groups", "memberships", "messages", "attachments", "warnings"), 0
         )
         self.warned_refs: set[str] = set()
+        self.chain_json = prov.to_json(chain)
+        self.chain_path = prov.display_path(chain)
+        self.kind_json = _dumps(self.step_kind)
 
     # ------------------------------------------------------------------ helpers
     def located(self, ref: str) -> dict[str, Any]:
-        chain = (*self.chain, Step(self.step_kind, ref))
-        text, key = prov.encode(chain)
+        """The location columns of the record at ``ref`` (the chain's JSON is built from the
+        database's, once serialised: this runs for every message)."""
+        if _PLAIN.fullmatch(ref):  # needs no escaping: as json.dumps would write it
+            text = f'{self.chain_json[:-1]},{{"type":{self.kind_json},"path":"{ref}"}}]'
+        else:
+            text = f"{self.chain_json[:-1]},{_dumps({'type': self.step_kind, 'path': ref})}]"
         return {
             "evidence_id": self.ev.id,
-            "provenance_key": key,
+            "provenance_key": hashlib.sha256(text.encode("utf-8")).hexdigest(),
             "provenance": text,
-            "path": prov.display_path(chain),
+            "path": f"{self.chain_path}{prov.LAYER_SEPARATOR}{ref}",
         }
 
     def warn(self, conn: Connection, ref: str, reason: str, detail: str = "") -> None:
@@ -331,11 +353,9 @@ class _Run:
                 self.warn(conn, w.ref, w.reason, w.detail)
             for msg in messages:
                 rows.append(self.message_row(conn, msg))
-            self.store.insert_ignore(conn, schema.message, rows)
+            self.store.insert_rows(conn, schema.message, MESSAGE_COLUMNS, rows)
             with_files = [
-                (msg, row["provenance_key"])
-                for msg, row in zip(messages, rows, strict=True)
-                if msg.attachments
+                (msg, row[1]) for msg, row in zip(messages, rows, strict=True) if msg.attachments
             ]
             if with_files:
                 ids = self.ids_by_key(conn, schema.message, [k for _, k in with_files])
@@ -349,7 +369,8 @@ class _Run:
         self.counts["messages"] += len(rows)
         self.progress.advance(files=len(rows))
 
-    def message_row(self, conn: Connection, msg: Message) -> dict[str, Any]:
+    def message_row(self, conn: Connection, msg: Message) -> tuple[Any, ...]:
+        """The message's values in :data:`MESSAGE_COLUMNS` order."""
         group = self.groups.get(msg.group_ref) if msg.group_ref else None
         sender = self.account(conn, msg.ref, msg.sender_ref)
         if msg.group_ref and sender is not None and msg.sent_at is not None:
@@ -357,17 +378,17 @@ class _Run:
             span[0], span[1] = min(span[0], msg.sent_at), max(span[1], msg.sent_at)
         if msg.group_ref and group is None:
             self.warn(conn, msg.ref, "dangling-reference", f"group {msg.group_ref} unknown")
-        return {
-            **self.located(msg.ref),
-            "source_id": self.source_id,
-            "chat_group_id": group,
-            "peer_id": self.account(conn, msg.ref, msg.peer_ref),
-            "sender_id": sender,
-            "sent_at": msg.sent_at,
-            "received_at": msg.received_at,
-            "type": msg.type[:16],
-            "body": msg.body,
-        }
+        return (
+            *self.located(msg.ref).values(),
+            self.source_id,
+            group,
+            self.account(conn, msg.ref, msg.peer_ref),
+            sender,
+            msg.sent_at,
+            msg.received_at,
+            msg.type[:16],
+            msg.body,
+        )
 
     def account(self, conn: Connection, ref: str, account_ref: str | None) -> int | None:
         if account_ref is None:
@@ -491,6 +512,8 @@ class _Run:
 
 
 _ORDER: dict[type, int] = {Account: 0, Group: 1, Member: 2, Message: 3}
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_PLAIN = re.compile(r"[A-Za-z0-9/._:+-]*")
 
 
 def _app_of(key: str) -> str:
