@@ -120,3 +120,19 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     # running it again re-uses the case and changes nothing
     _run("demo", str(case))
     assert json.loads(_run("summary", str(case), "--json"))["files"] == summary["files"]
+
+
+def test_chats_import_and_summary(tmp_path: Path) -> None:
+    from lanterne.synth.chat_export import make_generic_export
+
+    planted = make_generic_export(tmp_path / "export")
+    case = str(tmp_path / "case")
+    _run("case", "init", case)
+    shown = _run("chats", "import", case, "generic", str(planted.path), "--label", "PARTNER-1")
+    assert f"{planted.messages:,} messages" in shown
+    assert "already imported" in _run("chats", "import", case, "generic", str(planted.path))
+    data = json.loads(_run("chats", "summary", case, "--json"))
+    assert data["persons"] == planted.persons
+    assert data["persons_by_country"] == planted.countries
+    assert "Harbour" in _run("chats", "summary", case)
+    assert "unknown chat format" in _run("chats", "import", case, "icq", str(planted.path), code=2)
