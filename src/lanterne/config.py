@@ -63,6 +63,19 @@ class Limits:
     # Videos
     video_probe_seconds: float = 10.0
     """Time budget to read a video's container facts."""
+    video_frames: bool = True
+    """Hash the frames of every video (vPDQ) and make its contact sheet at ingest."""
+    video_seconds_per_hash: float = 1.0
+    """One frame hash per this many seconds of video (vPDQ's usual rate)."""
+    video_hash_seconds: float = 120.0
+    """Time budget to hash one video's frames and draw its contact sheet; past it the video
+    keeps the frames hashed so far and gets a ``timeout`` warning."""
+    vpdq_query_share: float = 80.0
+    """A case video matches a listed video when at least this percentage of its (quality)
+    frames has a partner within ``pdq_max_distance`` in the listed video …"""
+    vpdq_target_share: float = 0.0
+    """… and at least this percentage of the listed video's frames has one in the case video
+    (0: a clip of a listed video matches; raise it to ask for the whole video)."""
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> Limits:

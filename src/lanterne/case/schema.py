@@ -109,6 +109,10 @@ content = Table(
     Column("duration", Float),
     Column("codec", String(64)),
     Column("fps", Float),
+    Column("rotation", Integer),
+    Column("audio_codec", String(64)),
+    Column("created", String(40)),
+    Column("frames_hashed", Integer),
     Column("pdq", String(64)),
     Column("pdq_quality", Integer),
     Column("pdq_dihedral", Text),
@@ -237,12 +241,44 @@ match = Table(
     Column("method", String(8), nullable=False),
     Column("distance", Integer, nullable=False, server_default="0"),
     Column("variant", String(16), nullable=False, server_default=""),
+    Column("query_share", Float),
+    Column("target_share", Float),
+    Column("segments", Text),
     Column("matched_at", UtcDateTime(), nullable=False),
     UniqueConstraint("sha256", "entry", "method", "variant", name="uq_match"),
     Index("ix_match_set", "hashset_id"),
 )
-"""A content matching a hash-set entry: ``method`` md5/sha1/sha256 (distance 0) or pdq (with
-its Hamming distance and the dihedral ``variant`` of the content's hash that matched)."""
+"""A content matching a hash-set entry: ``method`` md5/sha1/sha256 (distance 0), pdq (with
+its Hamming distance and the dihedral ``variant`` of the content's hash that matched), vpdq (a
+video matching a listed video: ``query_share`` and ``target_share`` are the percentages of the
+case video's and the listed video's frames that found a partner; ``distance`` the median of
+those partners' distances) or pdq-frame (a listed still picture found in a video's frames).
+``segments``: for videos, JSON ``[[start, end], …]`` seconds of the case video that matched."""
+
+video_frame = Table(
+    "video_frame",
+    metadata,
+    Column("sha256", String(64), ForeignKey("content.sha256"), primary_key=True),
+    Column("frame", Integer, primary_key=True),
+    Column("timestamp", Float, nullable=False),
+    Column("until", Float, nullable=False),
+    Column("pdq", String(64), nullable=False),
+    Column("quality", Integer, nullable=False),
+)
+"""vPDQ frame hashes of a video: the sampled ``frame`` (number) at ``timestamp`` seconds, its
+PDQ and quality; consecutive near-identical samples are collapsed into the first, which then
+stands ``until`` the last one's time."""
+
+hash_entry_frame = Table(
+    "hash_entry_frame",
+    metadata,
+    Column("entry", Integer, ForeignKey("hash_entry.id"), primary_key=True),
+    Column("frame", Integer, primary_key=True),
+    Column("timestamp", Float, nullable=False),
+    Column("pdq", String(64), nullable=False),
+    Column("quality", Integer, nullable=False),
+)
+"""The frame hashes of a listed video (an entry of a vPDQ hash list)."""
 
 pdq_group = Table(
     "pdq_group",

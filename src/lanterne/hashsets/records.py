@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lanterne.errors import CorruptData
+
+if TYPE_CHECKING:
+    from lanterne.analyze.vpdq import FrameHash
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,8 @@ class HashRecord:
     size: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """Other facts worth keeping (series, victim identified, PhotoDNA, package …), JSON-able."""
+    frames: tuple[FrameHash, ...] = ()
+    """For a listed video: its vPDQ frame hashes."""
 
 
 @dataclass(frozen=True, slots=True)
