@@ -451,6 +451,15 @@ def _print_summary(d: dict[str, Any]) -> None:
         f"{m['new_videos']:,} videos; near-duplicate groups: {m['near_duplicate_groups']:,} "
         f"({m['pictures_in_groups']:,} pictures; `lanterne groups` recomputes them)"
     )
+    v = d["video"]
+    out.print(
+        f"video: {v['hours']:,.2f} hours; frames hashed for {v['frames_hashed_videos']:,} videos "
+        f"({v['frame_hashes']:,} frame hashes)"
+    )
+    for name, item in v["matched_by_set"].items():
+        methods = ", ".join(f"{k} {n:,}" for k, n in sorted(item["by_method"].items()))
+        cats = ", ".join(f"{k}: {n:,}" for k, n in sorted(item["by_category"].items()))
+        out.print(f"  videos matched by {name} ({item['role']}): {methods}; by category {cats}")
     if d["app_data"]:
         apps = Table("item", "application data", "path", title="Known application data")
         for a in d["app_data"]:

@@ -81,6 +81,7 @@ def summarize(case: Case) -> dict[str, Any]:
             )
         ]
         per_item = [_item(conn, ev) for ev in conn.execute(select(e).order_by(e.c.id))]
+        video = _videos(conn)
     other = {k: v for k, v in by_kind.items() if k not in KINDS_SHOWN}
     return {
         "matches": match_figures(case),
@@ -106,6 +107,52 @@ def summarize(case: Case) -> dict[str, Any]:
         "warnings": sum(warnings.values()),
         "warnings_by_reason": warnings,
         "evidence": per_item,
+        "video": video,
+    }
+
+
+def _videos(conn: Any) -> dict[str, Any]:
+    """Hours of video, how many had their frames hashed, and the videos each kind of video
+    matching found (whole listed videos, listed stills inside them) by set and category."""
+    c, m, hs, he = schema.content, schema.match, schema.hashset, schema.hash_entry
+    videos = c.c.kind == "video"
+    seconds, hashed, frames = conn.execute(
+        select(
+            func.coalesce(func.sum(c.c.duration), 0.0),
+            func.count().filter(c.c.frames_hashed.is_not(None)),
+            func.coalesce(func.sum(c.c.frames_hashed), 0),
+        ).where(videos)
+    ).one()
+    matched: dict[str, dict[str, Any]] = {}
+    for r in conn.execute(
+        select(
+            m.c.method,
+            hs.c.name,
+            hs.c.role,
+            hs.c.scheme,
+            he.c.category,
+            func.count(distinct(m.c.sha256)).label("n"),
+        )
+        .select_from(
+            m.join(c, c.c.sha256 == m.c.sha256)
+            .join(hs, hs.c.id == m.c.hashset_id)
+            .join(he, he.c.id == m.c.entry)
+        )
+        .where(videos)
+        .group_by(m.c.method, hs.c.name, hs.c.role, hs.c.scheme, he.c.category)
+        .order_by(hs.c.name, m.c.method, he.c.category)
+    ):
+        item = matched.setdefault(
+            r.name, {"role": r.role, "scheme": r.scheme, "by_method": {}, "by_category": {}}
+        )
+        item["by_method"][r.method] = item["by_method"].get(r.method, 0) + r.n
+        category = r.category or "uncategorised"
+        item["by_category"][category] = item["by_category"].get(category, 0) + r.n
+    return {
+        "hours": round(float(seconds) / 3600, 3),
+        "frames_hashed_videos": hashed,
+        "frame_hashes": int(frames),
+        "matched_by_set": matched,
     }
 
 
