@@ -88,7 +88,7 @@ def test_reimport_is_a_no_op_and_known_attachment_is_matched(case: Case, tmp_pat
         [HashRecord("1", sha256=planted.referenced_sha256)],
     )
     import_hashset(case, known, "known-bad", name="partner-list")
-    results, matched = import_chats(case, "generic", planted.path)
+    results, _ = import_chats(case, "generic", planted.path)
     assert results[0].already
     assert counts == {
         t.name: case.store.count(t) for t in (schema.message, schema.attachment, schema.person)
