@@ -119,3 +119,56 @@ def test_nothing_found_in_an_item_says_so(case: Case, tmp_path: Path) -> None:
     add_evidence(case, seized, "USB-1")
     with pytest.raises(UserError, match="not ingested yet"):
         import_chats(case, "signal-desktop", evidence="USB-1")
+
+
+def test_android_backup_and_a_second_device_share_the_group(case: Case, tmp_path: Path) -> None:
+    from lanterne.synth.signal_android import make_signal_backup
+
+    planted = make_signal_backup(tmp_path / "phone", recipients=30, groups=3, messages=200)
+    assert planted.path is not None and planted.passphrase is not None
+    before = hashlib.sha256(planted.path.read_bytes()).hexdigest()
+    with pytest.raises(UserError, match="passphrase"):
+        import_chats(case, "signal-android-backup", planted.path, label="PHONE-01")
+    with pytest.raises(UserError, match="does not open"):
+        import_chats(
+            case,
+            "signal-android-backup",
+            planted.path,
+            secrets=Secrets(passphrase="1" * 30),
+        )
+    results, _ = import_chats(
+        case,
+        "signal-android-backup",
+        planted.path,
+        secrets=Secrets(passphrase=planted.passphrase),
+    )
+    counts = results[0].counts
+    assert counts["messages"] == planted.messages
+    assert counts["accounts"] == planted.persons
+    assert hashlib.sha256(planted.path.read_bytes()).hexdigest() == before
+    at = schema.attachment
+    with case.store.engine.connect() as conn:
+        got = dict(
+            conn.execute(select(at.c.path, at.c.sha256).where(at.c.sha256.is_not(None))).all()
+        )
+    assert {p.rsplit("!/", 1)[1]: s for p, s in got.items()} == planted.attachments
+    # the same group seen in a partner's export of another device: one group, two items
+    group_id, key = next(iter(planted.group_keys.items()))
+    export = tmp_path / "partner" / "export.jsonl"
+    export.parent.mkdir()
+    export.write_text(
+        '{"platform": "signal", "conversation_id": "%s", "timestamp": 1700000000, '
+        '"sender_phone": "%s", "body": "seen elsewhere"}\n'
+        % (key.split(":")[1], planted.owner_e164)
+    )
+    import_chats(case, "generic", export, label="PARTNER-2")
+    summary = chats_summary(case)
+    shared = next(g for g in summary["groups"] if g["key"] == key)
+    assert shared["items"] == 2
+    assert shared["title"] == planted.group_titles[group_id]
+    owner = schema.participant
+    with case.store.engine.connect() as conn:
+        persons = set(
+            conn.execute(select(owner.c.person_id).where(owner.c.is_self.is_(True))).scalars()
+        )
+    assert len(persons) == 1  # the owner's number joins the two accounts into one person
