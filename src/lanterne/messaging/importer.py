@@ -16,7 +16,9 @@ import getpass
 import hashlib
 import json
 import re
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -108,6 +110,9 @@ class _Run:
             ("accounts", "groups", "memberships", "messages", "attachments", "warnings"), 0
         )
         self.warned_refs: set[str] = set()
+        self.warning_rows: list[dict[str, Any]] = []
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="chat-writer")
+        self.inflight: deque[Future[None]] = deque()
         self.chain_json = prov.to_json(chain)
         self.chain_path = prov.display_path(chain)
         self.kind_json = _dumps(self.step_kind)
@@ -127,10 +132,12 @@ class _Run:
             "path": f"{self.chain_path}{prov.LAYER_SEPARATOR}{ref}",
         }
 
-    def warn(self, conn: Connection, ref: str, reason: str, detail: str = "") -> None:
+    def warn(self, ref: str, reason: str, detail: str = "") -> None:
+        """Record a warning on the record at ``ref`` (written with the next batch)."""
         chain = (*self.chain, Step(self.step_kind, ref))
-        row = warning_row(self.ev.id, EntryWarning(chain, "chat", reason, detail))
-        self.store.insert_ignore(conn, schema.warning, [row])
+        self.warning_rows.append(
+            warning_row(self.ev.id, EntryWarning(chain, "chat", reason, detail))
+        )
         self.counts["warnings"] += 1
 
     def ids_by_key(self, conn: Connection, table: Any, keys: list[str]) -> dict[str, int]:
@@ -176,7 +183,9 @@ class _Run:
         self.progress.start(f"importing {self.db.app} {here['path']}")
         try:
             self.read_records()
+            self.drain()
         finally:
+            self.writer.shutdown(wait=True, cancel_futures=True)
             self.progress.finish()
         self.ingest_attachments()
         self.finish_memberships()
@@ -323,7 +332,6 @@ class _Run:
                 group, person = self.groups.get(m.group_ref), self.participants.get(m.account_ref)
                 if group is None or person is None:
                     self.warn(
-                        conn,
                         m.ref,
                         "dangling-reference",
                         f"membership of {m.account_ref} in {m.group_ref}: not in the database",
@@ -341,48 +349,68 @@ class _Run:
                     }
                 )
             self.store.insert_ignore(conn, schema.membership, rows)
+            self.store.insert_ignore(conn, schema.warning, self.warning_rows)
+            self.warning_rows = []
         self.counts["memberships"] += len(rows)
 
     # ------------------------------------------------------------------ messages
     def write_messages(self, messages: list[Message], warnings: list[ChatWarning]) -> None:
+        """Turn a batch into rows here and hand them to the writer thread: SQLite and
+        PostgreSQL release the GIL while they insert, so the next batch is read and built
+        meanwhile (the two halves cost about the same)."""
         if not messages and not warnings:
             return
-        rows = []
-        with self.store.engine.begin() as conn:
-            for w in warnings:
-                self.warn(conn, w.ref, w.reason, w.detail)
-            for msg in messages:
-                rows.append(self.message_row(conn, msg))
-            self.store.insert_rows(conn, schema.message, MESSAGE_COLUMNS, rows)
-            with_files = [
-                (msg, row[1]) for msg, row in zip(messages, rows, strict=True) if msg.attachments
-            ]
-            if with_files:
-                ids = self.ids_by_key(conn, schema.message, [k for _, k in with_files])
-                attachments = [
-                    self.attachment_row(conn, ids[key], a)
-                    for msg, key in with_files
-                    for a in msg.attachments
-                ]
-                self.store.insert_ignore(conn, schema.attachment, attachments)
-                self.counts["attachments"] += len(attachments)
+        for w in warnings:
+            self.warn(w.ref, w.reason, w.detail)
+        rows = [self.message_row(msg) for msg in messages]
+        files = [
+            (row[1], self.attachment_row(a))
+            for msg, row in zip(messages, rows, strict=True)
+            for a in msg.attachments
+        ]
+        pending, self.warning_rows = self.warning_rows, []
+        while len(self.inflight) >= 2:  # bounded: at most two batches waiting
+            self.inflight.popleft().result()
+        self.inflight.append(self.writer.submit(self.commit_messages, rows, files, pending))
         self.counts["messages"] += len(rows)
+        self.counts["attachments"] += len(files)
         self.progress.advance(files=len(rows))
 
-    def message_row(self, conn: Connection, msg: Message) -> tuple[Any, ...]:
+    def commit_messages(
+        self,
+        rows: list[tuple[Any, ...]],
+        files: list[tuple[str, dict[str, Any]]],
+        warnings: list[dict[str, Any]],
+    ) -> None:
+        """(Writer thread) One batch of messages, their attachments and warnings."""
+        with self.store.engine.begin() as conn:
+            self.store.insert_rows(conn, schema.message, MESSAGE_COLUMNS, rows)
+            if files:
+                ids = self.ids_by_key(conn, schema.message, list({key for key, _ in files}))
+                for key, row in files:
+                    row["message_id"] = ids[key]
+                self.store.insert_ignore(conn, schema.attachment, [row for _, row in files])
+            self.store.insert_ignore(conn, schema.warning, warnings)
+
+    def drain(self) -> None:
+        """Wait for the writer thread's batches (raising what failed there)."""
+        while self.inflight:
+            self.inflight.popleft().result()
+
+    def message_row(self, msg: Message) -> tuple[Any, ...]:
         """The message's values in :data:`MESSAGE_COLUMNS` order."""
         group = self.groups.get(msg.group_ref) if msg.group_ref else None
-        sender = self.account(conn, msg.ref, msg.sender_ref)
+        sender = self.account(msg.ref, msg.sender_ref)
         if msg.group_ref and sender is not None and msg.sent_at is not None:
             span = self.seen.setdefault((msg.group_ref, msg.sender_ref or ""), [msg.sent_at] * 2)
             span[0], span[1] = min(span[0], msg.sent_at), max(span[1], msg.sent_at)
         if msg.group_ref and group is None:
-            self.warn(conn, msg.ref, "dangling-reference", f"group {msg.group_ref} unknown")
+            self.warn(msg.ref, "dangling-reference", f"group {msg.group_ref} unknown")
         return (
             *self.located(msg.ref).values(),
             self.source_id,
             group,
-            self.account(conn, msg.ref, msg.peer_ref),
+            self.account(msg.ref, msg.peer_ref),
             sender,
             msg.sent_at,
             msg.received_at,
@@ -390,18 +418,19 @@ class _Run:
             msg.body,
         )
 
-    def account(self, conn: Connection, ref: str, account_ref: str | None) -> int | None:
+    def account(self, ref: str, account_ref: str | None) -> int | None:
         if account_ref is None:
             return None
         found = self.participants.get(account_ref)
         if found is None and account_ref not in self.warned_refs:
             self.warned_refs.add(account_ref)
-            self.warn(conn, ref, "dangling-reference", f"account {account_ref} unknown")
+            self.warn(ref, "dangling-reference", f"account {account_ref} unknown")
         return found
 
-    def attachment_row(self, conn: Connection, message_id: int, a: Attachment) -> dict[str, Any]:
+    def attachment_row(self, a: Attachment) -> dict[str, Any]:
+        """The attachment's row (its ``message_id`` is set by the writer thread)."""
         if a.problem is not None:
-            self.warn(conn, a.ref, *a.problem)
+            self.warn(a.ref, *a.problem)
         if a.opener is not None:
             state = "pending"
             chain = (*self.chain, Step(self.step_kind, a.ref))
@@ -414,7 +443,6 @@ class _Run:
         return {
             **self.located(a.ref),
             "source_id": self.source_id,
-            "message_id": message_id,
             "content_type": (a.content_type or None) and a.content_type[:128],
             "file_name": a.file_name,
             "size": a.size,
