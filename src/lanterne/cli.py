@@ -704,11 +704,47 @@ def demo(
                 add_evidence(c, item.path, item.label, item.suspect, "demo")
             _demo_disk(c, evidence_root, operation.items[0].suspect)
         with c:
+            _demo_chats(c, evidence_root, workers)
             Ingestor(c, workers, RichProgress()).run()
             _print_summary(summarize(c))
     except LanterneError as exc:
         _fail(exc)
-    console.print(f"\nnext: [bold]lanterne export files {case} --format csv -o files.csv[/]")
+    console.print(
+        f"\nnext: [bold]lanterne chats summary {case}[/], "
+        f"[bold]lanterne export files {case} --format csv -o files.csv[/]"
+    )
+
+
+def _demo_chats(c: Case, evidence_root: Path, workers: int | None) -> None:
+    """A suspect's Signal: the Desktop profile of a seized computer (key protected by a Linux
+    keyring password the examiner obtained) and an Android backup from his phone."""
+    from lanterne.messaging.service import Secrets, import_chats
+    from lanterne.synth.signal_android import make_passphrase, make_signal_backup
+    from lanterne.synth.signal_desktop import make_desktop_profile
+
+    desktop = evidence_root / "PC-09"
+    if not desktop.exists():
+        make_desktop_profile(desktop, key_form="linux-v11", password="demo-keyring", seed=9)
+    phone = evidence_root / "PHONE-07"
+    backup = next(phone.glob("*.backup"), None)
+    if backup is None:
+        backup = make_signal_backup(phone, seed=3, recipients=60, groups=4, messages=600).path
+        assert backup is not None
+    imports = (
+        ("signal-desktop", desktop / "Signal", "PC-09", Secrets(password="demo-keyring")),
+        ("signal-android-backup", backup, "PHONE-07", Secrets(passphrase=make_passphrase(3))),
+    )
+    for fmt, path, label, secrets in imports:
+        results, _ = import_chats(
+            c, fmt, path, label=label, suspect="Suspect B", secrets=secrets, workers=workers
+        )
+        for r in results:
+            n = r.counts
+            console.print(
+                f"chats of {label}: {n.get('messages', 0):,} messages, {n.get('groups', 0)} "
+                f"groups, {n.get('attachments', 0)} attachments"
+                + (" (already imported)" if r.already else "")
+            )
 
 
 def _demo_disk(c: Case, evidence_root: Path, suspect: str | None) -> None:
