@@ -91,6 +91,8 @@ def import_chats(
         results.append(
             import_chat_database(case, located.evidence, db_chain, db, progress, workers)
         )
+        if fmt != "signal-android-backup":  # a backup's rebuilt database is kept for the examiner
+            shutil.rmtree(work, ignore_errors=True)
     return results, match_exact(case)
 
 
