@@ -112,7 +112,8 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     out = _run("demo", str(case), "--workers", "2")
     assert "Demo operation (synthetic)" in out
     summary = json.loads(_run("summary", str(case), "--json"))
-    assert summary["items"] == 6  # five folders and archives, one E01 disk image
+    # five folders and archives, one E01 disk image; a Signal profile and a Signal backup
+    assert summary["items"] == 8
     assert all(ev["status"] == "done" for ev in summary["evidence"])
     assert summary["deleted_files"] >= 1 and summary["carved_files"] >= 1
     assert summary["pictures"]["contents"] > 20

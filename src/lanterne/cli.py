@@ -323,7 +323,8 @@ def groups(
     case: CaseArg,
     top: Annotated[int, typer.Option(help="Show this many of the largest groups.")] = 10,
 ) -> None:
-    """Group the case's pictures into near-duplicates by PDQ (and store the groups)."""
+    """Group the case's pictures (PDQ) and videos (vPDQ frame sets) into near-duplicates, and
+    store the groups."""
     from sqlalchemy import func, select
 
     from lanterne.case import schema
@@ -335,8 +336,12 @@ def groups(
             f"{r.pictures:,} pictures in {r.groups:,} groups; {r.grouped:,} pictures have a "
             f"near-duplicate; the largest group holds {r.largest:,}"
         )
+        console.print(
+            f"{r.videos:,} videos in {r.video_groups:,} groups; {r.videos_grouped:,} videos have "
+            f"a near-duplicate; the largest group holds {r.largest_video_group:,}"
+        )
         g = schema.pdq_group
-        table = Table("representative (SHA-256)", "pictures", title="Largest groups")
+        table = Table("representative (SHA-256)", "members", title="Largest groups")
         query = (
             select(g.c.group_sha256, func.count().label("n"))
             .group_by(g.c.group_sha256)

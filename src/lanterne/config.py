@@ -70,6 +70,8 @@ class Limits:
     video_hash_seconds: float = 120.0
     """Time budget to hash one video's frames and draw its contact sheet; past it the video
     keeps the frames hashed so far and gets a ``timeout`` warning."""
+    video_max_pixels: int = 8192 * 8192
+    """Frames larger than this are not decoded (a hostile header claiming an absurd size)."""
     vpdq_query_share: float = 80.0
     """A case video matches a listed video when at least this percentage of its (quality)
     frames has a partner within ``pdq_max_distance`` in the listed video …"""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lanterne.analyze.vpdq import FrameHash
 from lanterne.hashsets.formats import detect, formats
 from lanterne.hashsets.records import HashRecord, HashSetHeader
 
@@ -22,6 +23,7 @@ def _record(i: int) -> HashRecord:
         pdq_quality=90,
         name=f"file_{i}.bin",
         size=100 + i,
+        frames=(FrameHash(0, 0.0, hashlib.sha256(b"frame" + data).hexdigest(), 90),),
     )
 
 
@@ -29,7 +31,8 @@ def _record(i: int) -> HashRecord:
 def test_each_format_is_detected_as_itself(name: str, tmp_path: Path) -> None:
     fmt = formats()[name]
     path = tmp_path / "NSRLFile.txt" if name == "nsrl-rds2" else tmp_path / f"set.{name}"
-    fmt.write(path, HashSetHeader(name, name="synthetic set"), [_record(i) for i in range(3)])
+    n = 1 if name == "vpdq" else 3  # a vPDQ text file holds one video
+    fmt.write(path, HashSetHeader(name, name="synthetic set"), [_record(i) for i in range(n)])
     assert detect(path).name == name
     _, records = fmt.read(path)
-    assert len(list(records)) == 3
+    assert len(list(records)) == n

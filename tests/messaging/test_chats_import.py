@@ -4,6 +4,7 @@ their attachments hashed and matched, persons and groups across devices."""
 from __future__ import annotations
 
 import hashlib
+import json
 import zipfile
 from pathlib import Path
 
@@ -156,11 +157,14 @@ def test_android_backup_and_a_second_device_share_the_group(case: Case, tmp_path
     group_id, key = next(iter(planted.group_keys.items()))
     export = tmp_path / "partner" / "export.jsonl"
     export.parent.mkdir()
-    export.write_text(
-        '{"platform": "signal", "conversation_id": "%s", "timestamp": 1700000000, '
-        '"sender_phone": "%s", "body": "seen elsewhere"}\n'
-        % (key.split(":")[1], planted.owner_e164)
-    )
+    row = {
+        "platform": "signal",
+        "conversation_id": key.split(":")[1],
+        "timestamp": 1700000000,
+        "sender_phone": planted.owner_e164,
+        "body": "seen elsewhere",
+    }
+    export.write_text(json.dumps(row) + "\n")
     import_chats(case, "generic", export, label="PARTNER-2")
     summary = chats_summary(case)
     shared = next(g for g in summary["groups"] if g["key"] == key)

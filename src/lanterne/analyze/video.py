@@ -58,6 +58,10 @@ class VideoFacts:
     container has no such field."""
     truncated: bool = False
     """The file ends before its boxes do (MP4/MOV): the facts are those of the header."""
+    audio_codec: str | None = None
+    """FFmpeg codec name of the first audio stream (None: no sound)."""
+    created: str | None = None
+    """Creation time the container records (``creation_time``; phones write it), as given."""
 
 
 def probe_video(source: Path | BinaryIO, limits: Limits) -> VideoFacts:
@@ -88,11 +92,13 @@ def probe_video(source: Path | BinaryIO, limits: Limits) -> VideoFacts:
         raise CorruptData("corrupt", str(e)) from e
     with container:
         duration = container.duration / av.time_base if container.duration else None
+        audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
+        created = (container.metadata.get("creation_time") or "")[:40] or None
         streams = container.streams.video
         if not streams:
             return VideoFacts(
                 container.format.name, duration, None, None, None, None, None,
-                truncated=bool(iso and iso.truncated),
+                truncated=bool(iso and iso.truncated), audio_codec=audio, created=created,
             )  # fmt: skip
         stream = streams[0]
         codec = stream.codec_context
@@ -108,6 +114,8 @@ def probe_video(source: Path | BinaryIO, limits: Limits) -> VideoFacts:
             fps=float(rate) if rate else None,
             rotation=iso.rotation if iso is not None else None,
             truncated=bool(iso and iso.truncated),
+            audio_codec=audio,
+            created=created,
         )
 
 

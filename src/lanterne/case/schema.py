@@ -238,7 +238,7 @@ match = Table(
     Column("sha256", String(64), ForeignKey("content.sha256"), nullable=False),
     Column("hashset_id", Integer, ForeignKey("hashset.id"), nullable=False),
     Column("entry", Integer, ForeignKey("hash_entry.id"), nullable=False),
-    Column("method", String(8), nullable=False),
+    Column("method", String(16), nullable=False),
     Column("distance", Integer, nullable=False, server_default="0"),
     Column("variant", String(16), nullable=False, server_default=""),
     Column("query_share", Float),

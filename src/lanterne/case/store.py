@@ -77,10 +77,12 @@ class Batch:
     warnings: list[dict[str, Any]]
     containers_done: list[tuple[int, str]]
     apps: list[dict[str, Any]]
+    frames: list[dict[str, Any]]
 
     def __init__(self) -> None:
         self.contents, self.files, self.warnings, self.containers_done = [], [], [], []
         self.apps = []
+        self.frames = []
 
     def __len__(self) -> int:
         return (
@@ -89,6 +91,7 @@ class Batch:
             + len(self.warnings)
             + len(self.containers_done)
             + len(self.apps)
+            + len(self.frames)
         )
 
 
@@ -229,6 +232,7 @@ class CaseStore:
             self.insert_ignore(conn, schema.file, batch.files)
             self.insert_ignore(conn, schema.warning, batch.warnings)
             self.insert_ignore(conn, schema.app_data, batch.apps)
+            self.insert_ignore(conn, schema.video_frame, batch.frames)
             f = schema.file
             for evidence_id, key in batch.containers_done:
                 conn.execute(

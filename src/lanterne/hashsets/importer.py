@@ -5,6 +5,9 @@ a different file under an existing name replaces that set's entries (and its mat
 same single transaction. A malformed record aborts the whole import with the line or record
 named: a set is never half-imported. Rows are written in batches, so memory stays bounded
 whatever the size of the file (NSRL's ~74 M distinct hashes included).
+
+A listed video (a record with vPDQ frames) is written with its entry's id returned, and its
+frames into ``hash_entry_frame``; records without frames keep the plain bulk path.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from lanterne.progress import NoProgress, Progress
 
 ROLES = ("known-bad", "known-good", "alert")
 BATCH = 5000
+VIDEO_BATCH = 500
+"""Listed videos written at once at most (their entries, then all their frames) …"""
+VIDEO_BATCH_FRAMES = 50_000
+"""… and frames held for them before they are written."""
 BYTES_PER_ENTRY = 100
 """A rough size of one entry in a hash-set file, to foresee a large import."""
 SQLITE_CACHE_KIB = 256 * 1024
@@ -128,8 +135,10 @@ def _set_row(conn: Connection, old_id: int | None, values: dict[str, Any]) -> in
         key = conn.execute(insert(schema.hashset).values(**values)).inserted_primary_key
         assert key is not None
         return int(key[0])
+    e, ef = schema.hash_entry, schema.hash_entry_frame
     conn.execute(delete(schema.match).where(schema.match.c.hashset_id == old_id))
-    conn.execute(delete(schema.hash_entry).where(schema.hash_entry.c.hashset_id == old_id))
+    conn.execute(delete(ef).where(ef.c.entry.in_(select(e.c.id).where(e.c.hashset_id == old_id))))
+    conn.execute(delete(e).where(e.c.hashset_id == old_id))
     conn.execute(update(schema.hashset).where(schema.hashset.c.id == old_id).values(**values))
     return old_id
 
@@ -137,7 +146,16 @@ def _set_row(conn: Connection, old_id: int | None, values: dict[str, Any]) -> in
 def _insert_entries(conn: Connection, set_id: int, records: Any, progress: Progress) -> int:
     count = 0
     batch: list[dict[str, Any]] = []
+    videos: list[HashRecord] = []
+    held = 0
     for record in records:
+        if record.frames:
+            videos.append(record)
+            held += len(record.frames)
+            if len(videos) >= VIDEO_BATCH or held >= VIDEO_BATCH_FRAMES:
+                count += _insert_videos(conn, set_id, videos, progress)
+                videos, held = [], 0
+            continue
         batch.append(_row(set_id, record))
         if len(batch) >= BATCH:
             conn.execute(insert(schema.hash_entry), batch)
@@ -148,7 +166,43 @@ def _insert_entries(conn: Connection, set_id: int, records: Any, progress: Progr
         conn.execute(insert(schema.hash_entry), batch)
         count += len(batch)
         progress.advance(files=len(batch))
+    if videos:
+        count += _insert_videos(conn, set_id, videos, progress)
     return count
+
+
+def _insert_videos(
+    conn: Connection, set_id: int, videos: list[HashRecord], progress: Progress
+) -> int:
+    """Entries of listed videos, their ids returned in order, then their frames."""
+    e = schema.hash_entry
+    ids = (
+        conn.execute(
+            insert(e).returning(e.c.id, sort_by_parameter_order=True),
+            [_row(set_id, r) for r in videos],
+        )
+        .scalars()
+        .all()
+    )
+    frames: list[dict[str, Any]] = []
+    for entry, record in zip(ids, videos, strict=True):
+        frames.extend(
+            {
+                "entry": entry,
+                "frame": fh.frame,
+                "timestamp": fh.timestamp,
+                "pdq": fh.pdq,
+                "quality": fh.quality,
+            }
+            for fh in record.frames
+        )
+        if len(frames) >= BATCH:
+            conn.execute(insert(schema.hash_entry_frame), frames)
+            frames = []
+    if frames:
+        conn.execute(insert(schema.hash_entry_frame), frames)
+    progress.advance(files=len(videos))
+    return len(videos)
 
 
 def _row(set_id: int, r: HashRecord) -> dict[str, Any]:

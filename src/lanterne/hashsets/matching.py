@@ -4,7 +4,9 @@ Exact matching joins contents and hash-set entries on MD5, SHA-1 and SHA-256 in 
 (indexed on both sides), one statement per set and hash kind, and records each pair once.
 It is incremental: a set remembers until when the contents it was matched against had been
 analysed, so a new set is matched against every content and an old set only against the
-contents added since. Run it after an import and after an ingest (both do).
+contents added since. Run it after an import and after an ingest (both do). Videos are matched
+by their frames at the same time, against listed videos (vPDQ) and listed pictures
+(:mod:`lanterne.match.video`), under the same bookkeeping.
 
 Categories are never translated between schemes: a content takes the category of each
 known-bad entry it matches, within that entry's set's scheme, and two sets that disagree
@@ -27,14 +29,15 @@ from lanterne.case.store import utcnow
 from lanterne.case.workspace import Case
 from lanterne.config import Limits
 from lanterne.match.pdq_index import PdqIndex, hex_to_bits
+from lanterne.match.video import match_video_sets
 
 EXACT = ("md5", "sha1", "sha256")
 MATCH_COLUMNS = ["sha256", "hashset_id", "entry", "method", "distance", "variant", "matched_at"]
 
 
 def match_exact(case: Case) -> int:
-    """Match every set against the contents it has not seen, exactly and by PDQ; returns the
-    new matches."""
+    """Match every set against the contents it has not seen, exactly, by PDQ and, for videos,
+    by their frames; returns the new matches."""
     store = case.store
     c, e, hs, m = schema.content, schema.hash_entry, schema.hashset, schema.match
     now = utcnow()
@@ -46,6 +49,7 @@ def match_exact(case: Case) -> int:
             by_since[since].append(set_id)
         for since, ids in by_since.items():
             _match_pdq(conn, case.limits, ids, since, now)
+            match_video_sets(conn, case.limits, ids, since, now)
         for set_id, since in sets:
             for method in EXACT:
                 query = (
@@ -179,7 +183,8 @@ def categorised(case: Case) -> dict[str, Categorised]:
 
 def match_figures(case: Case) -> dict[str, Any]:
     """Figures for the summary: contents matched per set and category, known-good excluded,
-    conflicts, and the pictures and videos no set knows (new material)."""
+    conflicts, the pictures and videos no set knows (new material), and the near-duplicate
+    groups of pictures and of videos (two or more members)."""
     m, hs, e, c = schema.match, schema.hashset, schema.hash_entry, schema.content
     with case.store.engine.connect() as conn:
         per_set = [
@@ -211,13 +216,14 @@ def match_figures(case: Case) -> dict[str, Any]:
             )
         }
     g = schema.pdq_group
+    sizes: dict[bool, list[int]] = {False: [], True: []}  # picture groups, video groups
     with case.store.engine.connect() as conn:
-        sizes = [
-            r.n
-            for r in conn.execute(
-                select(func.count().label("n")).select_from(g).group_by(g.c.group_sha256)
-            )
-        ]
+        for r in conn.execute(
+            select((c.c.kind == "video").label("video"), func.count().label("n"))
+            .select_from(g.join(c, c.c.sha256 == g.c.group_sha256))
+            .group_by(g.c.group_sha256, c.c.kind)
+        ):
+            sizes[bool(r.video)].append(r.n)
     conflicts = sum(1 for item in categorised(case).values() if item.conflict)
     return {
         "hashsets": per_set,
@@ -226,8 +232,10 @@ def match_figures(case: Case) -> dict[str, Any]:
         "category_conflicts": conflicts,
         "new_pictures": new.get("picture", 0),
         "new_videos": new.get("video", 0),
-        "near_duplicate_groups": sum(1 for n in sizes if n > 1),
-        "pictures_in_groups": sum(n for n in sizes if n > 1),
+        "near_duplicate_groups": sum(1 for n in sizes[False] if n > 1),
+        "pictures_in_groups": sum(n for n in sizes[False] if n > 1),
+        "video_groups": sum(1 for n in sizes[True] if n > 1),
+        "videos_in_groups": sum(n for n in sizes[True] if n > 1),
     }
 
 

@@ -8,15 +8,19 @@ occurrence).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lanterne.analyze.digest import ReadResult
 from lanterne.analyze.filetype import TypeInfo
 from lanterne.analyze.picture import analyze_picture
 from lanterne.analyze.video import probe_video
+from lanterne.analyze.vpdq import CONTACT_SHEET_SECONDS, collapse, contact_sheet, hash_frames
 from lanterne.case.store import utcnow
 from lanterne.config import Limits
 from lanterne.errors import CorruptData
@@ -28,6 +32,8 @@ class ContentResult:
     row: dict[str, Any]
     stage: str | None = None
     detail: str = ""
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    """``video_frame`` rows of a video."""
 
     @property
     def error(self) -> str | None:
@@ -57,21 +63,28 @@ def analyze_content(
 ) -> ContentResult:
     row = base_row(read, info)
     stage = info.kind
+    frames: list[dict[str, Any]] = []
     try:
         if info.kind == "picture":
             row.update(_picture(entry, read, limits, thumbnail))
         elif info.kind == "video":
             row.update(_video(entry, limits))
+            if limits.video_frames:
+                stage = "video-frames"
+                frames = _video_frames(entry, read.digests.sha256, limits, thumbnail, row)
     except CorruptData as exc:
         row["error"] = exc.reason
-        return ContentResult(row, stage, exc.detail)
+        row.pop("truncated", None)
+        return ContentResult(row, stage, exc.detail, frames)
     except OSError as exc:
         row["error"] = "unreadable"
-        return ContentResult(row, stage, exc.strerror or str(exc))
+        row.pop("truncated", None)
+        return ContentResult(row, stage, exc.strerror or str(exc), frames)
     if row.pop("truncated", False):  # facts from the header of a video cut short
         row["error"] = "truncated"
-        return ContentResult(row, stage, "the file ends inside its boxes; facts from the header")
-    return ContentResult(row)
+        detail = "the file ends before its video does: facts and frames from what is there"
+        return ContentResult(row, info.kind, detail, frames)
+    return ContentResult(row, frames=frames)
 
 
 def _picture(entry: Entry, read: ReadResult, limits: Limits, thumbnail: Path) -> dict[str, Any]:
@@ -83,10 +96,7 @@ def _picture(entry: Entry, read: ReadResult, limits: Limits, thumbnail: Path) ->
             data = f.read()
     facts = analyze_picture(data, limits)
     if facts.thumbnail:
-        thumbnail.parent.mkdir(parents=True, exist_ok=True)
-        tmp = thumbnail.with_suffix(f".{os.getpid()}.{id(facts)}.tmp")
-        tmp.write_bytes(facts.thumbnail)
-        tmp.replace(thumbnail)
+        _write_atomic(thumbnail, facts.thumbnail)
     return {
         "format": facts.format,
         "width": facts.width,
@@ -106,12 +116,63 @@ def _picture(entry: Entry, read: ReadResult, limits: Limits, thumbnail: Path) ->
     }
 
 
-def _video(entry: Entry, limits: Limits) -> dict[str, Any]:
+def _video_frames(
+    entry: Entry, sha256: str, limits: Limits, thumbnail: Path, row: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """vPDQ frame hashes (near-identical neighbours collapsed) and the contact sheet, kept as
+    the video's thumbnail; sets ``frames_hashed`` (and ``truncated``) in ``row``."""
+    budget = limits.video_hash_seconds
+    with _source(entry) as src:
+        hashes = hash_frames(
+            src,
+            seconds_per_hash=limits.video_seconds_per_hash,
+            budget_seconds=budget,
+            max_pixels=limits.video_max_pixels,
+        )
+    row["frames_hashed"] = len(hashes.frames)
+    row["truncated"] = row.get("truncated", False) or hashes.truncated
+    frames = [
+        {
+            "sha256": sha256,
+            "frame": run.first.frame,
+            "timestamp": run.first.timestamp,
+            "until": run.last_timestamp,
+            "pdq": run.first.pdq,
+            "quality": run.first.quality,
+        }
+        for run in collapse(hashes.frames)
+    ]
+    with _source(entry) as src:
+        sheet = contact_sheet(
+            src,
+            budget_seconds=min(budget, CONTACT_SHEET_SECONDS),
+            max_pixels=limits.video_max_pixels,
+        )
+    _write_atomic(thumbnail, sheet)
+    row["thumbnail"] = True
+    return frames
+
+
+@contextlib.contextmanager
+def _source(entry: Entry) -> Iterator[Path | BinaryIO]:
+    """The entry's path when it has one (FFmpeg then reads the file itself), else a stream."""
     if entry.local_path is not None:
-        facts = probe_video(entry.local_path, limits)
+        yield entry.local_path
     else:
         with entry.open() as f:
-            facts = probe_video(f, limits)
+            yield f
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _video(entry: Entry, limits: Limits) -> dict[str, Any]:
+    with _source(entry) as src:
+        facts = probe_video(src, limits)
     return {
         "format": facts.container[:32] if facts.container else None,
         "width": facts.width,
@@ -119,5 +180,8 @@ def _video(entry: Entry, limits: Limits) -> dict[str, Any]:
         "duration": facts.duration,
         "codec": facts.codec,
         "fps": facts.fps,
+        "rotation": facts.rotation,
+        "audio_codec": facts.audio_codec,
+        "created": facts.created,
         "truncated": facts.truncated,
     }

@@ -336,6 +336,7 @@ class _ItemRun:
     def _content_done(self, sha: str, result: ContentResult) -> None:
         self.contents[sha] = result.error
         self.writer.add_content(result.row)
+        self.writer.add_frames(result.frames)
         for r, row in self.pending.pop(sha):
             self._emit_file(r, row, result.error, result.stage, result.detail)
             if r.child is None:

@@ -33,6 +33,9 @@ class BatchWriter:
     def add_app(self, row: dict[str, Any]) -> None:
         self.batch.apps.append(row)
 
+    def add_frames(self, rows: list[dict[str, Any]]) -> None:
+        self.batch.frames.extend(rows)
+
     def container_done(self, evidence_id: int, key: str) -> None:
         self.batch.containers_done.append((evidence_id, key))
 

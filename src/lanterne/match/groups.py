@@ -6,6 +6,10 @@ close to the other. A group is a connected component of those links (a chain of 
 stays one group). Its representative is the member a reviewer should see: the best PDQ
 quality, then the most pixels, then the smallest SHA-256 (stable). Groups are recomputed whole
 (the exact index makes that seconds for a case's pictures) and stored in ``pdq_group``.
+
+Videos are grouped by their frames in the same pass
+(:func:`lanterne.match.video.build_video_groups`), in the same table; each kind replaces only its
+own groups.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlalchemy import delete, insert, select
 from lanterne.case import schema
 from lanterne.case.workspace import Case
 from lanterne.match.pdq_index import PdqIndex, hex_to_bits
+from lanterne.match.video import build_video_groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +32,27 @@ class GroupsResult:
     grouped: int
     """Pictures in a group of two or more."""
     largest: int
+    videos: int = 0
+    """Videos with frame hashes of quality (the ones grouped)."""
+    video_groups: int = 0
+    videos_grouped: int = 0
+    """Videos in a group of two or more."""
+    largest_video_group: int = 0
 
 
 def build_groups(case: Case) -> GroupsResult:
-    """Group the case's pictures and store the groups (replacing the previous ones)."""
+    """Group the case's pictures, then its videos, and store the groups (replacing the
+    previous ones)."""
     limits = case.limits
     c = schema.content
     with case.store.engine.connect() as conn:
         rows = conn.execute(
             select(c.c.sha256, c.c.pdq, c.c.pdq_dihedral, c.c.pdq_quality, c.c.width, c.c.height)
-            .where(c.c.pdq.is_not(None), c.c.pdq_quality >= limits.pdq_min_quality)
+            .where(
+                c.c.pdq.is_not(None),
+                c.c.pdq_quality >= limits.pdq_min_quality,
+                c.c.kind != "video",  # videos are grouped by their frames
+            )
             .order_by(c.c.sha256)
         ).all()
     n = len(rows)
@@ -69,16 +85,22 @@ def build_groups(case: Case) -> GroupsResult:
         }
         for i, r in enumerate(rows)
     ]
+    videos = select(c.c.sha256).where(c.c.kind == "video")
     with case.store.engine.begin() as conn:
-        conn.execute(delete(g))
+        conn.execute(delete(g).where(g.c.sha256.not_in(videos)))
         for start in range(0, len(values), 5000):
             conn.execute(insert(g), values[start : start + 5000])
     sizes = np.bincount(np.unique(roots, return_inverse=True)[1]) if n else np.zeros(0, int)
+    v = build_video_groups(case)
     return GroupsResult(
         pictures=n,
         groups=len(sizes),
         grouped=int(sizes[sizes > 1].sum()) if n else 0,
         largest=int(sizes.max()) if n else 0,
+        videos=v.videos,
+        video_groups=v.groups,
+        videos_grouped=v.grouped,
+        largest_video_group=v.largest,
     )
 
 

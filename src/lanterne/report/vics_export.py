@@ -4,12 +4,17 @@ its pictures' PDQ as a list, all or new material only.
 VICS: one Media per picture or video content, with its category in the chosen scheme when a
 known-bad set gives one (none when the sets disagree: the conflict is written in ``Comments``),
 SHA-256 and PDQ under ``AlternativeHashes``, and every place it was found under
-``MediaFiles`` (display path, deleted, carved as ``Unallocated``). Lanterne's own VICS reader
-reads it back losslessly.
+``MediaFiles`` (display path, deleted, carved as ``Unallocated``). A video matched by its frames
+(a ``vpdq`` or ``pdq-frame`` match of a known-bad or alert set) lists the time ranges that
+matched under ``Segments``: ``{"SegmentIndex", "Start", "End"}`` in seconds, the ranges of all
+its matches merged, each with the Media's ``Category`` when it has one. Lanterne's own VICS
+reader reads it back losslessly.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,9 @@ from lanterne.case.workspace import Case
 from lanterne.hashsets.formats import by_name
 from lanterne.hashsets.matching import categorised
 from lanterne.hashsets.records import HashRecord, HashSetHeader
+from lanterne.match.video import METHOD_FRAME, METHOD_VIDEO
+
+_NUMBER = re.compile(r"[0-9]{1,18}")
 
 
 def export_vics(case: Case, path: Path, scheme: str | None = None) -> int:
@@ -39,6 +47,7 @@ def export_pdq(case: Case, path: Path, new_only: bool = False) -> int:
 def _media(case: Case, scheme: str | None, new_only: bool) -> Iterator[HashRecord]:
     c, f = schema.content, schema.file
     cats = categorised(case)
+    segments = _segments(case)
     known: set[str] = set()
     if new_only:
         known = {r.sha256 for r in case.store.rows(select(schema.match.c.sha256).distinct())}
@@ -65,14 +74,46 @@ def _media(case: Case, scheme: str | None, new_only: bool) -> Iterator[HashRecor
     for row in case.store.rows(query):
         if current and current[0].sha256 != row.sha256:
             if current[0].sha256 not in known:
-                yield _record(current, cats.get(current[0].sha256), scheme)
+                sha = current[0].sha256
+                yield _record(current, cats.get(sha), scheme, segments.get(sha))
             current = []
         current.append(row)
     if current and current[0].sha256 not in known:
-        yield _record(current, cats.get(current[0].sha256), scheme)
+        sha = current[0].sha256
+        yield _record(current, cats.get(sha), scheme, segments.get(sha))
 
 
-def _record(rows: list[Any], cat: Any, scheme: str | None) -> HashRecord:
+def _segments(case: Case) -> dict[str, list[list[float]]]:
+    """The matched time ranges of each video a known-bad or alert set knows by its frames,
+    merged across its matches (overlapping or touching ranges joined)."""
+    m, hs = schema.match, schema.hashset
+    query = (
+        select(m.c.sha256, m.c.segments)
+        .join(hs, hs.c.id == m.c.hashset_id)
+        .where(
+            m.c.method.in_((METHOD_VIDEO, METHOD_FRAME)),
+            m.c.segments.is_not(None),
+            hs.c.role != "known-good",
+        )
+    )
+    ranges: dict[str, list[list[float]]] = {}
+    for row in case.store.rows(query):
+        ranges.setdefault(row.sha256, []).extend(json.loads(row.segments))
+    merged: dict[str, list[list[float]]] = {}
+    for sha, found in ranges.items():
+        out: list[list[float]] = []
+        for start, end in sorted((float(a), float(b)) for a, b in found):
+            if out and start <= out[-1][1]:
+                out[-1][1] = max(out[-1][1], end)
+            else:
+                out.append([start, end])
+        merged[sha] = out
+    return merged
+
+
+def _record(
+    rows: list[Any], cat: Any, scheme: str | None, segments: list[list[float]] | None = None
+) -> HashRecord:
     first = rows[0]
     category = None
     extra: dict[str, Any] = {
@@ -95,6 +136,14 @@ def _record(rows: list[Any], cat: Any, scheme: str | None) -> HashRecord:
             category = found.pop()
         elif found:
             extra["Comments"] = "category conflict between hash sets: " + ", ".join(sorted(found))
+    if segments:
+        label: dict[str, Any] = {}
+        if category is not None:  # a number when it is one, as the Media's own Category
+            label["Category"] = int(category) if _NUMBER.fullmatch(category) else category
+        extra["Segments"] = [
+            {"SegmentIndex": i, "Start": start, "End": end, **label}
+            for i, (start, end) in enumerate(segments)
+        ]
     return HashRecord(
         where=first.sha256,
         md5=first.md5,

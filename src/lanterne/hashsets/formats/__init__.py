@@ -18,7 +18,7 @@ from lanterne.hashsets.records import HashRecord, HashSetHeader
 
 _MODULES = (
     "encase", "nsrl3", "kdb", "vics", "hashdeep", "icse", "nsrl2", "hashkeeper", "sumfile",
-    "pdqlist",
+    "pdqlist", "vpdq",
 )  # fmt: skip
 """In sniffing order: the stricter signatures first."""
 HEAD = 64 * 1024

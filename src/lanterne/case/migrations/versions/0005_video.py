@@ -21,6 +21,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("created", sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column("frames_hashed", sa.Integer(), nullable=True))
     with op.batch_alter_table("match", schema=None) as batch_op:
+        batch_op.alter_column(
+            "method", existing_type=sa.String(length=8), type_=sa.String(length=16)
+        )
         batch_op.add_column(sa.Column("query_share", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("target_share", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("segments", sa.Text(), nullable=True))
@@ -53,6 +56,9 @@ def downgrade() -> None:
     with op.batch_alter_table("match", schema=None) as batch_op:
         for column in ("segments", "target_share", "query_share"):
             batch_op.drop_column(column)
+        batch_op.alter_column(
+            "method", existing_type=sa.String(length=16), type_=sa.String(length=8)
+        )
     with op.batch_alter_table("content", schema=None) as batch_op:
         for column in ("frames_hashed", "created", "audio_codec", "rotation"):
             batch_op.drop_column(column)
