@@ -28,6 +28,7 @@ from lanterne.case import schema
 from lanterne.case.store import utcnow
 from lanterne.case.workspace import Case
 from lanterne.config import Limits
+from lanterne.hashsets.entries import pdq_entries
 from lanterne.match.pdq_index import PdqIndex, hex_to_bits
 from lanterne.match.video import match_video_sets
 
@@ -78,14 +79,8 @@ def _match_pdq(conn: Connection, limits: Limits, set_ids: list[int], since: Any,
     """PDQ matches of the pictures analysed after ``since`` (all when None) against the PDQ
     entries of these sets: an exact range search (no missed pair), quality-gated on both
     sides, over the 8 turns and mirrors of each picture when ``limits.pdq_dihedral``."""
-    c, e, m = schema.content, schema.hash_entry, schema.match
-    entries = conn.execute(
-        select(e.c.id, e.c.hashset_id, e.c.pdq).where(
-            e.c.hashset_id.in_(set_ids),
-            e.c.pdq.is_not(None),
-            or_(e.c.pdq_quality.is_(None), e.c.pdq_quality >= limits.pdq_min_quality),
-        )
-    ).all()
+    c, m = schema.content, schema.match
+    entries = pdq_entries(conn, limits, set_ids)
     if not entries:
         return
     entry_set = {r.id: r.hashset_id for r in entries}

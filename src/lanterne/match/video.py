@@ -59,13 +59,14 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, delete, func, insert, or_, select
+from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lanterne.case import schema
 from lanterne.case.store import utcnow
 from lanterne.case.workspace import Case
 from lanterne.config import Limits
+from lanterne.hashsets.entries import pdq_entries
 from lanterne.match.pdq_index import PdqIndex, hex_to_bits
 
 __all__ = [
@@ -357,14 +358,7 @@ def _listed_pictures(
     conn: Connection, limits: Limits, set_ids: list[int]
 ) -> tuple[NDArray[np.uint64], I64, I64] | None:
     """The PDQ entries of these sets (quality-gated as for pictures): bits, ids, sets."""
-    e = schema.hash_entry
-    rows = conn.execute(
-        select(e.c.id, e.c.hashset_id, e.c.pdq).where(
-            e.c.hashset_id.in_(set_ids),
-            e.c.pdq.is_not(None),
-            or_(e.c.pdq_quality.is_(None), e.c.pdq_quality >= limits.pdq_min_quality),
-        )
-    ).all()
+    rows = pdq_entries(conn, limits, set_ids)
     if not rows:
         return None
     ids, sets, pdq = zip(*rows, strict=True)
