@@ -16,9 +16,7 @@ import getpass
 import hashlib
 import json
 import re
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -111,8 +109,6 @@ class _Run:
         )
         self.warned_refs: set[str] = set()
         self.warning_rows: list[dict[str, Any]] = []
-        self.writer = ThreadPoolExecutor(1, thread_name_prefix="chat-writer")
-        self.inflight: deque[Future[None]] = deque()
         self.chain_json = prov.to_json(chain)
         self.chain_path = prov.display_path(chain)
         self.kind_json = _dumps(self.step_kind)
@@ -183,9 +179,7 @@ class _Run:
         self.progress.start(f"importing {self.db.app} {here['path']}")
         try:
             self.read_records()
-            self.drain()
         finally:
-            self.writer.shutdown(wait=True, cancel_futures=True)
             self.progress.finish()
         self.ingest_attachments()
         self.finish_memberships()
@@ -355,9 +349,10 @@ class _Run:
 
     # ------------------------------------------------------------------ messages
     def write_messages(self, messages: list[Message], warnings: list[ChatWarning]) -> None:
-        """Turn a batch into rows here and hand them to the writer thread: SQLite and
-        PostgreSQL release the GIL while they insert, so the next batch is read and built
-        meanwhile (the two halves cost about the same)."""
+        """Write a batch of messages with their attachments and warnings, in one transaction.
+
+        (Handing the inserts to a writer thread was measured slower: the driver binds each
+        row's parameters holding the GIL, so the threads mostly took turns.)"""
         if not messages and not warnings:
             return
         for w in warnings:
@@ -369,9 +364,7 @@ class _Run:
             for a in msg.attachments
         ]
         pending, self.warning_rows = self.warning_rows, []
-        while len(self.inflight) >= 2:  # bounded: at most two batches waiting
-            self.inflight.popleft().result()
-        self.inflight.append(self.writer.submit(self.commit_messages, rows, files, pending))
+        self.commit_messages(rows, files, pending)
         self.counts["messages"] += len(rows)
         self.counts["attachments"] += len(files)
         self.progress.advance(files=len(rows))
@@ -382,7 +375,7 @@ class _Run:
         files: list[tuple[str, dict[str, Any]]],
         warnings: list[dict[str, Any]],
     ) -> None:
-        """(Writer thread) One batch of messages, their attachments and warnings."""
+        """One batch of messages, their attachments and warnings."""
         with self.store.engine.begin() as conn:
             self.store.insert_rows(conn, schema.message, MESSAGE_COLUMNS, rows)
             if files:
@@ -391,11 +384,6 @@ class _Run:
                     row["message_id"] = ids[key]
                 self.store.insert_ignore(conn, schema.attachment, [row for _, row in files])
             self.store.insert_ignore(conn, schema.warning, warnings)
-
-    def drain(self) -> None:
-        """Wait for the writer thread's batches (raising what failed there)."""
-        while self.inflight:
-            self.inflight.popleft().result()
 
     def message_row(self, msg: Message) -> tuple[Any, ...]:
         """The message's values in :data:`MESSAGE_COLUMNS` order."""
@@ -428,7 +416,7 @@ class _Run:
         return found
 
     def attachment_row(self, a: Attachment) -> dict[str, Any]:
-        """The attachment's row (its ``message_id`` is set by the writer thread)."""
+        """The attachment's row (its ``message_id`` is set once its message is written)."""
         if a.problem is not None:
             self.warn(a.ref, *a.problem)
         if a.opener is not None:
