@@ -29,7 +29,7 @@ from lanterne.case.store import EvidenceRecord, utcnow
 from lanterne.case.workspace import Case
 from lanterne.evidence.base import Entry, EntryWarning
 from lanterne.ingest.pipeline import Ingestor
-from lanterne.ingest.rows import warning_row
+from lanterne.ingest.rows import located, warning_row
 from lanterne.messaging.identity import assign_persons, display_name, identifier_ids, identifiers
 from lanterne.messaging.records import (
     Account,
@@ -151,7 +151,7 @@ class _Run:
     # ------------------------------------------------------------------- driver
     def go(self) -> ChatImport:
         cs = schema.chat_source
-        here = self.located_source()
+        here = located(self.ev.id, self.chain)
         with self.store.engine.begin() as conn:
             row = conn.execute(
                 select(cs.c.id, cs.c.status, cs.c.counts).where(
@@ -190,15 +190,6 @@ class _Run:
                 .values(status="done", counts=json.dumps(self.counts), finished_at=utcnow())
             )
         return ChatImport(self.source_id, self.db.app, self.db.schema_version, False, self.counts)
-
-    def located_source(self) -> dict[str, Any]:
-        text, key = prov.encode(self.chain)
-        return {
-            "evidence_id": self.ev.id,
-            "provenance_key": key,
-            "provenance": text,
-            "path": prov.display_path(self.chain),
-        }
 
     def read_records(self) -> None:
         accounts: list[Account] = []

@@ -9,7 +9,6 @@ read.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -151,7 +150,7 @@ def _local(case: Case, ev: EvidenceRecord, chain: Provenance) -> Path:
     made in the case folder."""
     if len(chain) == 2 and chain[1].kind == "folder" and Path(ev.location).is_dir():
         return Path(ev.location) / chain[1].path
-    name = hashlib.sha256(prov.to_json(chain).encode()).hexdigest()[:16]
+    name = prov.key(chain)[:16]
     dest = case.root / "chats" / "extracted" / name
     marker = dest.with_suffix(".done")
     if not marker.exists():  # a copy interrupted earlier is made again
