@@ -8,20 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
 from lanterne.case.workspace import Case
+from lanterne.commands.common import CaseArg, RichProgress, console, fail, open_case, out
 from lanterne.errors import LanterneError
 
 app = typer.Typer(
@@ -43,11 +33,6 @@ app.add_typer(export_app, name="export")
 app.add_typer(hashset_app, name="hashset")
 app.add_typer(chats_app, name="chats")
 
-console = Console(stderr=True)
-out = Console()
-
-CaseArg = Annotated[Path, typer.Argument(help="The case folder.")]
-
 
 @app.callback()
 def _main() -> None:
@@ -57,57 +42,7 @@ def _main() -> None:
     try:
         load_plugins()
     except LanterneError as exc:
-        _fail(exc)
-
-
-class RichProgress:
-    """Progress bars with file counts, bytes, throughput and ETA."""
-
-    def __init__(self) -> None:
-        self.bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[files]} files"),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        )
-        self.task: TaskID | None = None
-        self.files = 0
-
-    def start(self, task: str, total_bytes: int | None = None) -> None:
-        self.bar.start()
-        self.files = 0
-        self.task = self.bar.add_task(task, total=total_bytes, files=0)
-
-    def advance(self, files: int = 0, nbytes: int = 0, total_bytes: int | None = None) -> None:
-        if self.task is None:
-            return
-        self.files += files
-        kw: dict[str, Any] = {"advance": nbytes, "files": self.files}
-        if total_bytes is not None:
-            kw["total"] = total_bytes
-        self.bar.update(self.task, **kw)
-
-    def finish(self) -> None:
-        self.bar.stop()
-        self.task = None
-
-
-def _fail(exc: LanterneError) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(2)
-
-
-def _open(path: Path) -> Case:
-    try:
-        return Case.open(path)
-    except LanterneError as exc:
-        _fail(exc)
-        raise  # unreachable
+        fail(exc)
 
 
 @case_app.command("init")
@@ -128,7 +63,7 @@ def case_init(
         with Case.init(case, name, db) as c:
             console.print(f"created case [bold]{c.name}[/] in {c.root}")
     except LanterneError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @evidence_app.command("add")
@@ -160,11 +95,11 @@ def evidence_add(
     hashes are detected."""
     from lanterne.evidence.registry import add_evidence
 
-    with _open(case) as c:
+    with open_case(case) as c:
         try:
             ev = add_evidence(c, path, label, suspect, examiner, RichProgress(), kind, unlock)
         except LanterneError as exc:
-            _fail(exc)
+            fail(exc)
         sha = f", SHA-256 {ev.sha256}" if ev.sha256 else ""
         fmt = f" {ev.format}" if ev.format else ""
         console.print(
@@ -206,11 +141,11 @@ def evidence_verify(
     (EWF) or at registration; the outcome is recorded in the case."""
     from lanterne.evidence.verify import verify_evidence
 
-    with _open(case) as c:
+    with open_case(case) as c:
         try:
             v = verify_evidence(c, label, examiner, RichProgress())
         except LanterneError as exc:
-            _fail(exc)
+            fail(exc)
         colour = {"match": "green", "no-stored-hash": "yellow"}.get(v["outcome"], "red")
         console.print(f"[bold {colour}]{v['outcome']}[/]: {v['detail']}")
         for name in ("md5", "sha1", "sha256"):
@@ -225,10 +160,10 @@ def evidence_show(
     case: CaseArg, label: Annotated[str, typer.Argument(help="The item's label.")]
 ) -> None:
     """An item's registration, image details, verifications and known application data."""
-    with _open(case) as c:
+    with open_case(case) as c:
         ev = c.store.evidence_by_label(label)
         if ev is None:
-            _fail(LanterneError(f"no evidence item labelled {label!r} in this case"))
+            fail(LanterneError(f"no evidence item labelled {label!r} in this case"))
             return
         console.print(
             f"[bold]{ev.label}[/] {ev.kind} {ev.format or ''} {ev.size or 0:,} bytes, "
@@ -248,7 +183,7 @@ def evidence_show(
 @evidence_app.command("list")
 def evidence_list(case: CaseArg) -> None:
     """List the case's evidence items."""
-    with _open(case) as c:
+    with open_case(case) as c:
         table = Table("label", "kind", "suspect", "status", "bytes", "location")
         for ev in c.store.list_evidence():
             table.add_row(
@@ -271,12 +206,12 @@ def ingest(
     from lanterne.hashsets.matching import match_exact
     from lanterne.ingest.pipeline import Ingestor
 
-    with _open(case) as c:
+    with open_case(case) as c:
         try:
             result = Ingestor(c, workers, RichProgress()).run(only)
             matched = match_exact(c)
         except LanterneError as exc:
-            _fail(exc)
+            fail(exc)
         console.print(
             f"ingested {result.items} item(s): {result.files:,} files, {result.bytes:,} bytes, "
             f"{result.new_contents:,} new contents, {result.warnings:,} warnings; "
@@ -304,12 +239,12 @@ def hashset_import(
     from lanterne.hashsets.importer import import_hashset
     from lanterne.hashsets.matching import match_exact
 
-    with _open(case) as c:
+    with open_case(case) as c:
         try:
             r = import_hashset(c, file, role, name, fmt, scheme, examiner, RichProgress())
             matched = match_exact(c)
         except LanterneError as exc:
-            _fail(exc)
+            fail(exc)
         if r.unchanged:
             console.print(f"hash set [bold]{r.name}[/] is already imported from this file")
         else:
@@ -330,7 +265,7 @@ def groups(
     from lanterne.case import schema
     from lanterne.match.groups import build_groups
 
-    with _open(case) as c:
+    with open_case(case) as c:
         r = build_groups(c)
         console.print(
             f"{r.pictures:,} pictures in {r.groups:,} groups; {r.grouped:,} pictures have a "
@@ -359,7 +294,7 @@ def hashset_list(case: CaseArg) -> None:
     """The case's hash sets."""
     from lanterne.case import schema
 
-    with _open(case) as c:
+    with open_case(case) as c:
         table = Table("name", "role", "scheme", "format", "entries", "imported", "source")
         for r in c.store.rows(schema.hashset.select().order_by(schema.hashset.c.name)):
             table.add_row(
@@ -382,7 +317,7 @@ def summary(
     """What the case holds: items, files, contents by kind and type, warnings."""
     from lanterne.report.summary import summarize
 
-    with _open(case) as c:
+    with open_case(case) as c:
         data = summarize(c)
     if as_json:
         out.print_json(json.dumps(data))
@@ -530,7 +465,7 @@ def chats_import(
     from lanterne.messaging.service import Secrets, import_chats
 
     secrets = Secrets(key, password, key_file, passphrase)
-    with _open(case) as c:
+    with open_case(case) as c:
         try:
             results, matched = import_chats(
                 c,
@@ -544,7 +479,7 @@ def chats_import(
                 workers=workers,
             )
         except LanterneError as exc:
-            _fail(exc)
+            fail(exc)
         for r in results:
             n = r.counts
             if r.already:
@@ -569,7 +504,7 @@ def chats_summary_cmd(
     by country."""
     from lanterne.report.chats import chats_summary
 
-    with _open(case) as c:
+    with open_case(case) as c:
         data = chats_summary(c)
     if as_json:
         out.print_json(json.dumps(data))
@@ -641,7 +576,7 @@ def export_files_cmd(
     if selection not in SELECTIONS:
         console.print(f"[bold red]error:[/] unknown selection {selection!r}; use {SELECTIONS}")
         raise typer.Exit(2)
-    with _open(case) as c:
+    with open_case(case) as c:
         if output is None:
             n = export_files(c, fmt, sys.stdout, selection)
         else:
@@ -662,7 +597,7 @@ def export_vics_cmd(
     PDQ, every place each was found)."""
     from lanterne.report.vics_export import export_vics
 
-    with _open(case) as c:
+    with open_case(case) as c:
         n = export_vics(c, output, scheme)
     console.print(f"exported {n:,} media to {output}")
 
@@ -678,7 +613,7 @@ def export_pdq_cmd(
     """The PDQ of the case's pictures, one ``hash,quality,name`` line each."""
     from lanterne.report.vics_export import export_pdq
 
-    with _open(case) as c:
+    with open_case(case) as c:
         n = export_pdq(c, output, new_only)
     console.print(f"exported {n:,} PDQ hashes to {output}")
 
@@ -713,7 +648,7 @@ def demo(
             Ingestor(c, workers, RichProgress()).run()
             _print_summary(summarize(c))
     except LanterneError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(
         f"\nnext: [bold]lanterne chats summary {case}[/], "
         f"[bold]lanterne export files {case} --format csv -o files.csv[/]"

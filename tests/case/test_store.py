@@ -37,9 +37,9 @@ def _file(ev: int, key: str, sha: str | None) -> dict[str, object]:
 
 
 def test_new_case_is_at_the_newest_schema(case: Case) -> None:
-    assert case.store.schema_version() == CaseStore.head_version() == "0005"
+    assert case.store.schema_version() == CaseStore.head_version() == "0007"
     case.store.migrate()  # a second migration is a no-op
-    assert case.store.schema_version() == "0005"
+    assert case.store.schema_version() == "0007"
 
 
 def test_duplicate_label_is_refused_and_changes_nothing(case: Case) -> None:
@@ -138,7 +138,7 @@ def test_a_case_from_the_first_version_is_upgraded_in_place(tmp_path: Path) -> N
     engine.dispose()
     store = CaseStore(url)
     try:
-        assert store.schema_version() == "0005"
+        assert store.schema_version() == "0007"
         ev = store.evidence_by_label("PC-01")
         assert ev is not None and (ev.kind, ev.format, ev.details_json) == ("folder", None, {})
         assert store.verifications(ev.id) == [] and store.app_data(ev.id) == []

@@ -69,6 +69,10 @@ evidence = Table(
     Column("format", String(32)),
     Column("details", Text),
     Column("unlock", Text),
+    Column("device_type", String(16)),
+    Column("device_make", Text),
+    Column("device_model", Text),
+    Column("device_serial", Text),
 )
 """``format``: the disk image's format (ewf, raw, vmdk …); ``details``: JSON of what the item
 says of itself (EWF acquisition headers and stored hashes, phone platform); ``unlock``: the
@@ -449,3 +453,175 @@ attachment = Table(
 ``state``: ``pending`` (not yet read), ``ingested``, ``missing`` (no bytes to be had),
 ``unproven`` (bytes that fail their MAC: not ingested), ``referenced`` (a generic export that
 names the content by hash only)."""
+
+# ------------------------------------------------------------------ suspects and records
+suspect = Table(
+    "suspect",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(100), nullable=False, unique=True),
+    Column("name", Text),
+    Column("birth_date", String(10)),
+    Column("birth_year", Integer),
+    Column("occupation", Text),
+    Column("region", Text),
+    Column("address", Text),
+    Column("country", String(2)),
+    Column("notes", Text),
+    Column("source", Text, nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("imported_by", Text, nullable=False),
+    Column("imported_at", UtcDateTime(), nullable=False),
+)
+"""A suspect as the investigators' file describes them; ``key`` is the file's suspect id, and
+``source``/``line`` tell which file and line last wrote the row."""
+
+suspect_identifier = Table(
+    "suspect_identifier",
+    metadata,
+    Column("suspect_id", Integer, ForeignKey("suspect.id"), primary_key=True),
+    Column("identifier_id", Integer, ForeignKey("identifier.id"), primary_key=True),
+    Index("ix_suspect_identifier_identifier", "identifier_id"),
+)
+"""A suspect's known identifiers (normalised like chat identifiers, so they join persons)."""
+
+suspect_evidence = Table(
+    "suspect_evidence",
+    metadata,
+    Column("suspect_id", Integer, ForeignKey("suspect.id"), primary_key=True),
+    Column("label", String(200), primary_key=True),
+)
+"""Evidence items seized from a suspect, by label (an item registered later links too)."""
+
+watchlist = Table(
+    "watchlist",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("source", Text, nullable=False),
+    Column("source_sha256", String(64), nullable=False),
+    Column("entries", Integer, nullable=False),
+    Column("imported_by", Text, nullable=False),
+    Column("imported_at", UtcDateTime(), nullable=False),
+)
+"""A list of records to check people against (an offence-history file, a sex-offender register
+extract)."""
+
+watchlist_entry = Table(
+    "watchlist_entry",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("watchlist_id", Integer, ForeignKey("watchlist.id"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("name", Text),
+    Column("birth_date", String(10)),
+    Column("record", Text, nullable=False),
+    Column("line", Integer, nullable=False),
+    UniqueConstraint("watchlist_id", "key", name="uq_watchlist_entry"),
+)
+"""One record of a watchlist: ``key`` its record id (or the SHA-256 of its normalised fields),
+``record`` the whole row as JSON."""
+
+watchlist_entry_identifier = Table(
+    "watchlist_entry_identifier",
+    metadata,
+    Column("entry_id", Integer, ForeignKey("watchlist_entry.id"), primary_key=True),
+    Column("identifier_id", Integer, ForeignKey("identifier.id"), primary_key=True),
+    Index("ix_watchlist_entry_identifier_identifier", "identifier_id"),
+)
+
+watchlist_hit = Table(
+    "watchlist_hit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("entry_id", Integer, ForeignKey("watchlist_entry.id"), nullable=False),
+    Column("subject", String(16), nullable=False),
+    Column("subject_id", Integer, nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("matched_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("entry_id", "subject", "subject_id", "field", name="uq_watchlist_hit"),
+    Index("ix_watchlist_hit_subject", "subject", "subject_id"),
+)
+"""A watchlist record matching a ``suspect`` or a ``person``, with the field that matched
+(``e164``, ``aci``, ``name+birth_date`` …) and the matched value."""
+
+# ------------------------------------------------------------------ review, users, audit
+app_user = Table(
+    "app_user",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("settings", Text, nullable=False, server_default="{}"),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+"""A person who may open the case on the web: ``role`` examiner, reviewer, supervisor or
+auditor; ``password_hash`` argon2id; ``settings`` JSON of their preferences."""
+
+web_session = Table(
+    "web_session",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("app_user.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("seen_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)
+"""A signed-in session, by the SHA-256 of its cookie token (the token itself is never stored)."""
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("user", String(100), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("target", Text, nullable=False, server_default=""),
+    Column("detail", Text, nullable=False, server_default="{}"),
+    Column("prev", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+)
+"""Append-only, hash-chained log of reveals, categorisations, exports and logins: ``hash`` is
+the SHA-256 of the previous entry's hash and this entry's canonical fields."""
+
+review_decision = Table(
+    "review_decision",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sha256", String(64), ForeignKey("content.sha256"), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("scheme", String(32), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("origin", String(64), nullable=False),
+    Column("batch", String(36), nullable=False),
+    Column("user", String(100), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("undone_by", String(100)),
+    Column("undone_at", UtcDateTime()),
+    Index("ix_review_decision_sha256", "sha256"),
+    Index("ix_review_decision_batch", "batch"),
+)
+"""A reviewer's categorisation of a content: ``source`` ``review`` (the item looked at) or
+``propagated`` (a near duplicate or exact duplicate of ``origin``); one decision and what it
+propagated share ``batch``, which undo reverses as one. The current category of a content is
+its latest decision not undone."""
+
+review_flag = Table(
+    "review_flag",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sha256", String(64), ForeignKey("content.sha256"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("user", String(100), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("resolved_by", String(100)),
+    Column("resolved_at", UtcDateTime()),
+    Column("resolution", Text),
+    Index("ix_review_flag_sha256", "sha256"),
+)
+"""A flag on a content, e.g. ``second-opinion`` asked by a reviewer for a supervisor."""

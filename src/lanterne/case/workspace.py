@@ -16,7 +16,7 @@ from __future__ import annotations
 import getpass
 import shutil
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,9 @@ class Case:
     created: datetime
     db_url: str | None
     limits: Limits
+    sections: dict[str, Any] = field(default_factory=dict)
+    """The other sections of ``case.toml`` (``[network]``, ``[priorities]``, ``[review]`` …),
+    as written; each module that reads one validates it."""
     _store: CaseStore | None = None
 
     @property
@@ -120,4 +123,5 @@ class Case:
             created=datetime.fromisoformat(str(meta.get("created"))),
             db_url=meta.get("database"),
             limits=Limits.from_mapping(config.get("limits", {})),
+            sections={k: v for k, v in config.items() if k not in ("case", "limits")},
         )

@@ -1,0 +1,1 @@
+"""The command modules of the ``lanterne`` command, registered by :mod:`lanterne.cli`."""
