@@ -66,6 +66,18 @@ def case_init(
         fail(exc)
 
 
+DeviceType = Annotated[
+    str | None,
+    typer.Option(help="The seized device: computer, phone, storage, camera or other."),
+]
+DeviceMake = Annotated[str | None, typer.Option(help="The device's make (e.g. Canon).")]
+DeviceModel = Annotated[str | None, typer.Option(help="The device's model (e.g. EOS 80D).")]
+DeviceSerial = Annotated[
+    str | None,
+    typer.Option(help="The device's serial number, as its pictures' EXIF would carry it."),
+]
+
+
 @evidence_app.command("add")
 def evidence_add(
     case: CaseArg,
@@ -90,14 +102,21 @@ def evidence_add(
             "LUKS, FileVault, APFS)."
         ),
     ] = None,
+    device_type: DeviceType = None,
+    device_make: DeviceMake = None,
+    device_model: DeviceModel = None,
+    device_serial: DeviceSerial = None,
 ) -> None:
     """Register a seized item; its kind and, for disk images, format, volumes and acquisition
     hashes are detected."""
-    from lanterne.evidence.registry import add_evidence
+    from lanterne.evidence.registry import Device, add_evidence
 
+    device = Device(device_type, device_make, device_model, device_serial)
     with open_case(case) as c:
         try:
-            ev = add_evidence(c, path, label, suspect, examiner, RichProgress(), kind, unlock)
+            ev = add_evidence(
+                c, path, label, suspect, examiner, RichProgress(), kind, unlock, device
+            )
         except LanterneError as exc:
             fail(exc)
         sha = f", SHA-256 {ev.sha256}" if ev.sha256 else ""
@@ -129,6 +148,29 @@ def _print_details(details: dict[str, Any]) -> None:
         )
     if details.get("platform"):
         console.print(f"  phone extraction: {details['platform']}")
+
+
+@evidence_app.command("device")
+def evidence_device(
+    case: CaseArg,
+    label: Annotated[str, typer.Argument(help="The item's label.")],
+    device_type: DeviceType = None,
+    device_make: DeviceMake = None,
+    device_model: DeviceModel = None,
+    device_serial: DeviceSerial = None,
+) -> None:
+    """Record the seized device an item comes from (type, make, model, serial): the figures
+    count computers, storage media and phones by it, and pictures whose camera serial is a
+    suspect's own device are a production indicator."""
+    from lanterne.evidence.registry import Device, set_device
+
+    with open_case(case) as c:
+        try:
+            ev = set_device(c, label, Device(device_type, device_make, device_model, device_serial))
+        except LanterneError as exc:
+            fail(exc)
+        facts = [ev.device_type, ev.device_make, ev.device_model, ev.device_serial]
+        console.print(f"{ev.label}: {' '.join(f for f in facts if f) or 'no device facts'}")
 
 
 @evidence_app.command("verify")
@@ -171,6 +213,9 @@ def evidence_show(
             f"UTC from {ev.location}"
         )
         _print_details(ev.details_json)
+        facts = [ev.device_type, ev.device_make, ev.device_model, ev.device_serial]
+        if any(facts):
+            console.print(f"  seized device: {' '.join(f for f in facts if f)}")
         for v in c.store.verifications(ev.id):
             console.print(
                 f"  verified {v['verified_at']:%Y-%m-%d %H:%M} UTC by {v['verified_by']}: "

@@ -49,6 +49,10 @@ class EvidenceRecord:
     format: str | None = None
     details: str | None = None
     unlock: str | None = field(default=None, repr=False)
+    device_type: str | None = None
+    device_make: str | None = None
+    device_model: str | None = None
+    device_serial: str | None = None
 
     @property
     def details_json(self) -> dict[str, Any]:
@@ -173,6 +177,9 @@ class CaseStore:
             values["ingest_started_at"] = utcnow()
         elif status == "done":
             values["ingest_finished_at"] = utcnow()
+        self.update_evidence(evidence_id, **values)
+
+    def update_evidence(self, evidence_id: int, **values: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 update(schema.evidence).where(schema.evidence.c.id == evidence_id).values(values)

@@ -85,10 +85,12 @@ def add_evidence(
     progress: Progress | None = None,
     kind: str | None = None,
     unlock: str | None = None,
+    device: Device | None = None,
 ) -> EvidenceRecord:
     """Register a seized folder, archive, disk image or phone extraction; the kind is detected
     unless given. Checks everything before writing anything."""
     progress = progress or NoProgress()
+    device = (device or Device()).checked()
     label = label.strip()
     if not label:
         raise UserError("an evidence label must not be empty")
@@ -129,7 +131,55 @@ def add_evidence(
         format=found.format,
         details=json.dumps(found.details, sort_keys=True) if found.details else None,
         unlock=unlock or None,
+        **device.columns(),
     )
+
+
+DEVICE_TYPES = ("computer", "phone", "storage", "camera", "other")
+"""What a seized device is, for the operation's figures (computers, storage media, phones)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """The seized device an evidence item was taken from: its type and, for production
+    indicators, the make, model and serial number its pictures' EXIF would carry."""
+
+    type: str | None = None
+    make: str | None = None
+    model: str | None = None
+    serial: str | None = None
+
+    def checked(self) -> Device:
+        if self.type is not None and self.type not in DEVICE_TYPES:
+            raise UserError(
+                f"unknown device type {self.type!r}; choose one of {', '.join(DEVICE_TYPES)}"
+            )
+        return Device(*(v.strip() or None if v else None for v in self._values()))
+
+    def _values(self) -> tuple[str | None, ...]:
+        return (self.type, self.make, self.model, self.serial)
+
+    def columns(self) -> dict[str, str | None]:
+        return dict(
+            zip(
+                ("device_type", "device_make", "device_model", "device_serial"),
+                self._values(),
+                strict=True,
+            )
+        )
+
+
+def set_device(case: Case, label: str, device: Device) -> EvidenceRecord:
+    """Record (or correct) the device facts of a registered item; facts not given are kept."""
+    ev = case.store.evidence_by_label(label)
+    if ev is None:
+        raise UserError(f"no evidence item labelled {label!r}; see `lanterne evidence list`")
+    values = {k: v for k, v in device.checked().columns().items() if v is not None}
+    if values:
+        case.store.update_evidence(ev.id, **values)
+    found = case.store.evidence_by_label(label)
+    assert found is not None
+    return found
 
 
 @dataclass(frozen=True, slots=True)
