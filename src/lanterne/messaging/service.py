@@ -92,6 +92,10 @@ def import_chats(
         )
         if fmt != "signal-android-backup":  # a backup's rebuilt database is kept for the examiner
             shutil.rmtree(work, ignore_errors=True)
+    from lanterne.network.watchlist import match_watchlists  # new persons may be on record
+
+    with case.store.engine.begin() as conn:
+        match_watchlists(conn)
     return results, match_exact(case)
 
 
