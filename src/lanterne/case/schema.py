@@ -584,6 +584,8 @@ audit = Table(
     Column("detail", Text, nullable=False, server_default="{}"),
     Column("prev", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
+    Index("ix_audit_target", "target", "action"),
+    Index("ix_audit_action", "action", "id"),
 )
 """Append-only, hash-chained log of reveals, categorisations, exports and logins: ``hash`` is
 the SHA-256 of the previous entry's hash and this entry's canonical fields."""
@@ -625,3 +627,11 @@ review_flag = Table(
     Index("ix_review_flag_sha256", "sha256"),
 )
 """A flag on a content, e.g. ``second-opinion`` asked by a reviewer for a supervisor."""
+
+# indexes the review grid needs on tables of the case (created by migration 0007)
+Index("ix_content_kind_sha256", content.c.kind, content.c.sha256)
+"""The grid's order: one kind after the other, by SHA-256, read along the index."""
+Index(
+    "ix_pdq_group_member", pdq_group.c.sha256, pdq_group.c.representative, pdq_group.c.group_sha256
+)
+"""Whether a content is its group's representative, without reading the row."""

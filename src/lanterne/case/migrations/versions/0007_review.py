@@ -50,6 +50,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("hash"),
     )
+    op.create_index("ix_audit_target", "audit", ["target", "action"])
+    op.create_index("ix_audit_action", "audit", ["action", "id"])
     op.create_table(
         "review_decision",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -83,9 +85,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_review_flag_sha256", "review_flag", ["sha256"])
+    # the review grid: contents by kind in SHA-256 order; representatives without the row
+    op.create_index("ix_content_kind_sha256", "content", ["kind", "sha256"])
+    op.create_index(
+        "ix_pdq_group_member", "pdq_group", ["sha256", "representative", "group_sha256"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_pdq_group_member", table_name="pdq_group")
+    op.drop_index("ix_content_kind_sha256", table_name="content")
     op.drop_table("review_flag")
     op.drop_table("review_decision")
     op.drop_table("audit")
