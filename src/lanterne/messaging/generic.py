@@ -14,6 +14,8 @@ One message per CSV row (UTF-8, header line) or JSON Lines object, with these fi
 ``sender_id``                 the sender's account id on the platform (an ACI for Signal)
 ``sender_username``           the sender's username
 ``sender_name``               the name shown for the sender
+``sender_role``               the sender's role in the group when the export says it:
+                              ``admin`` or ``member`` (default)
 ``direction``                 ``incoming`` (default) or ``outgoing`` (sent by the device owner)
 ``body``                      the text
 ``attachment_path``           a file beside the export (relative to its folder)
@@ -23,8 +25,9 @@ One message per CSV row (UTF-8, header line) or JSON Lines object, with these fi
 ============================  ==========================================================
 
 At least one ``sender_*`` field is needed. Senders in a group conversation are its members
-(role ``member``); for a Signal group whose ``conversation_id`` is the 32-byte group id (hex or
-base64) the group is recognised as the same group as on seized phones and computers.
+(role ``member``, or ``admin`` when a row says so); for a Signal group whose
+``conversation_id`` is the 32-byte group id (hex or base64) the group is recognised as the
+same group as on seized phones and computers.
 A row that breaks these rules is skipped with a warning naming its line; the rest is read.
 """
 
@@ -63,6 +66,7 @@ FIELDS = (
     "sender_id",
     "sender_username",
     "sender_name",
+    "sender_role",
     "direction",
     "body",
     "attachment_path",
@@ -150,7 +154,7 @@ def _group_key(platform: str, conversation: str) -> str:
 
 
 class _Parsed:
-    __slots__ = ("conversation", "direct", "line", "platform", "row", "sender", "when")
+    __slots__ = ("conversation", "direct", "line", "platform", "role", "row", "sender", "when")
 
     def __init__(self, line: int, row: dict[str, Any]) -> None:
         self.line, self.row = line, row
@@ -169,6 +173,9 @@ class _Parsed:
         if kind not in ("group", "direct"):
             raise ValueError(f"conversation_type {kind!r}: group or direct")
         self.direct = kind == "direct"
+        self.role = str(_text(row, "sender_role") or "member").lower()
+        if self.role not in ("admin", "member"):
+            raise ValueError(f"sender_role {self.role!r}: admin or member")
         self.sender = _sender_key(self.platform, row)
 
     @property
@@ -232,10 +239,9 @@ def _records(path: Path) -> Iterator[Record]:
         title = _text(p.row, "conversation_name")
         if p.group_ref not in groups or (title and not groups[p.group_ref].title):
             groups[p.group_ref] = Group(p.group_ref, _group_key(p.platform, p.conversation), title)
-        members.setdefault(
-            (p.group_ref, p.sender),
-            Member(f"{p.group_ref}/member/{p.sender}", p.group_ref, p.sender, "member"),
-        )
+        key = (p.group_ref, p.sender)
+        if key not in members or (p.role == "admin" and members[key].role != "admin"):
+            members[key] = Member(f"{p.group_ref}/member/{p.sender}", p.group_ref, p.sender, p.role)
     yield from accounts.values()
     yield from groups.values()
     yield from members.values()
