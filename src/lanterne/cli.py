@@ -12,6 +12,10 @@ from rich.table import Table
 
 from lanterne.case.workspace import Case
 from lanterne.commands.common import CaseArg, RichProgress, console, fail, open_case, out
+from lanterne.commands.network import network_app
+from lanterne.commands.priorities import priorities
+from lanterne.commands.review import audit_app, user_app
+from lanterne.commands.suspects import suspects_app, watchlist_app
 from lanterne.errors import LanterneError
 
 app = typer.Typer(
@@ -32,6 +36,12 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(export_app, name="export")
 app.add_typer(hashset_app, name="hashset")
 app.add_typer(chats_app, name="chats")
+app.add_typer(suspects_app, name="suspects")
+app.add_typer(watchlist_app, name="watchlist")
+app.add_typer(network_app, name="network")
+app.command("priorities")(priorities)
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
 
 
 @app.callback()

@@ -427,8 +427,9 @@ message = Table(
     Column("type", String(16), nullable=False),
     Column("body", Text),
     UniqueConstraint("evidence_id", "provenance_key", name="uq_message"),
-    Index("ix_message_group", "chat_group_id"),
+    Index("ix_message_group_sender", "chat_group_id", "sender_id"),
     Index("ix_message_sender", "sender_id"),
+    Index("ix_message_peer", "peer_id"),
 )
 """A message: in a group (``chat_group_id``) or a one-to-one conversation with ``peer_id``."""
 

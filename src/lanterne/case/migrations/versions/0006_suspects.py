@@ -1,5 +1,7 @@
 """Suspects and records: suspects with their identifiers and seized items, watchlists
 (offence records, register extracts) and their hits, and the seized device of an evidence item.
+Messages are indexed by group and sender together (the network counts posts per person and
+group) and by direct-message peer.
 
 Revision ID: 0006
 Revises: 0005
@@ -15,6 +17,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.drop_index("ix_message_group", table_name="message")
+    op.create_index("ix_message_group_sender", "message", ["chat_group_id", "sender_id"])
+    op.create_index("ix_message_peer", "message", ["peer_id"])
     with op.batch_alter_table("evidence", schema=None) as batch_op:
         batch_op.add_column(sa.Column("device_type", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("device_make", sa.Text(), nullable=True))
@@ -108,6 +113,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_message_peer", table_name="message")
+    op.drop_index("ix_message_group_sender", table_name="message")
+    op.create_index("ix_message_group", "message", ["chat_group_id"])
     op.drop_table("watchlist_hit")
     op.drop_table("watchlist_entry_identifier")
     op.drop_table("watchlist_entry")
