@@ -16,6 +16,7 @@ from lanterne.commands.network import network_app
 from lanterne.commands.priorities import priorities
 from lanterne.commands.review import audit_app, user_app
 from lanterne.commands.suspects import suspects_app, watchlist_app
+from lanterne.commands.web import serve
 from lanterne.errors import LanterneError
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ app.add_typer(network_app, name="network")
 app.command("priorities")(priorities)
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.command("serve")(serve)
 
 
 @app.callback()

@@ -40,12 +40,13 @@ _counts = _Counts()
 
 
 def _version(conn: Connection) -> tuple[Any, ...]:
-    """What changes whenever a grid total may: a review change (each is audited: undo and
-    resolve update rows, so their audit entries count), new matches, sets, files, items."""
+    """What changes whenever a grid total may: a review change or a reveal (each is audited:
+    undo and resolve update rows, so their audit entries count), new matches, sets, files,
+    items."""
     a = schema.audit
     changes = [
         select(func.max(a.c.id)).where(a.c.action == action).scalar_subquery()
-        for action in (audit.CATEGORISE, audit.UNDO, audit.FLAG, audit.RESOLVE)
+        for action in (audit.CATEGORISE, audit.UNDO, audit.FLAG, audit.RESOLVE, audit.REVEAL)
     ]
     tables = (
         schema.review_decision,
