@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import need_tools
 from lanterne.cli import app
 from lanterne.synth.pictures import make_picture
+from testkit import need_tools
 
 runner = CliRunner()
 
@@ -112,15 +112,20 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     out = _run("demo", str(case), "--workers", "2")
     assert "Demo operation (synthetic)" in out
     summary = json.loads(_run("summary", str(case), "--json"))
-    # five folders and archives, one E01 disk image; a Signal profile and a Signal backup
-    assert summary["items"] == 8
+    # five folders and archives, one E01 disk image; a Signal profile and a Signal backup;
+    # the planted network's 11 seized folders and 3 phones' chat exports
+    assert summary["items"] == 8 + 14
     assert all(ev["status"] == "done" for ev in summary["evidence"])
     assert summary["deleted_files"] >= 1 and summary["carved_files"] >= 1
     assert summary["pictures"]["contents"] > 20
     assert summary["warnings_by_reason"]["path-traversal"] >= 1
+    figures = json.loads(_run("network", "figures", str(case), "--json"))
+    assert figures["suspects"]["identified"] == 12
+    assert "production_serial" in out and "child_access" in out
     # running it again re-uses the case and changes nothing
     _run("demo", str(case))
     assert json.loads(_run("summary", str(case), "--json"))["files"] == summary["files"]
+    assert json.loads(_run("network", "figures", str(case), "--json")) == figures
 
 
 def test_chats_import_and_summary(tmp_path: Path) -> None:

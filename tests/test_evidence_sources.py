@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need_tools
 from lanterne import provenance
 from lanterne.evidence.base import Entry, EvidenceSource
 from lanterne.evidence.registry import SOURCES, register_source
@@ -16,6 +15,7 @@ from lanterne.provenance import Step
 from lanterne.synth.archives import zip_bytes
 from lanterne.synth.disks import ext4_image
 from lanterne.synth.pictures import make_picture
+from testkit import need_tools
 
 
 def _folder(tmp: Path) -> tuple[EvidenceSource, dict[str, bytes]]:

@@ -704,12 +704,36 @@ def demo(
             _demo_chats(c, evidence_root, workers)
             Ingestor(c, workers, RichProgress()).run()
             _print_summary(summarize(c))
+            _demo_network(c, evidence_root, workers)
     except LanterneError as exc:
         fail(exc)
     console.print(
-        f"\nnext: [bold]lanterne chats summary {case}[/], "
-        f"[bold]lanterne export files {case} --format csv -o files.csv[/]"
+        f"\nnext: [bold]lanterne network stats {case}[/], "
+        f"[bold]lanterne priorities {case} --explain[/], "
+        f"[bold]lanterne user add {case} NAME --role supervisor[/] then "
+        f"[bold]lanterne serve {case}[/]"
     )
+
+
+def _demo_network(c: Case, evidence_root: Path, workers: int | None) -> None:
+    """A Signal network seized on three phones, with the suspects' computers, a camera and
+    storage, the investigators' suspects file and two watchlists; then the operation's figures
+    and the first priorities."""
+    from lanterne.commands.network import figure_lines
+    from lanterne.commands.priorities import print_ranked
+    from lanterne.network.figures import operation_figures
+    from lanterne.network.graph import build_graph
+    from lanterne.network.priorities import rank
+    from lanterne.synth.network import load_into, make_network
+
+    console.print("the network: suspects, watchlists, Signal groups on three seized phones …")
+    planted = make_network(
+        evidence_root / "network", participants=1500, groups=8, label_prefix="NET-"
+    )
+    load_into(c, planted, workers or 2)
+    for line in figure_lines(operation_figures(c)):
+        console.print(f"  {line}")
+    print_ranked(rank(c, graph=build_graph(c), limit=8))
 
 
 def _demo_chats(c: Case, evidence_root: Path, workers: int | None) -> None:

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from conftest import need_tools
 from lanterne import provenance
 from lanterne.case import schema
 from lanterne.case.workspace import Case
@@ -23,6 +22,7 @@ from lanterne.ingest.pipeline import Ingestor
 from lanterne.report.summary import summarize
 from lanterne.synth.disks import DiskCase, make_disk_case, make_hostile_disks
 from lanterne.synth.pictures import make_picture
+from testkit import need_tools
 
 TOOLS = ("mke2fs", "mkfs.vfat", "mcopy", "mkntfs", "ntfscp", "sfdisk", "ewfacquire", "debugfs")
 

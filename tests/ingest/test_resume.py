@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import need_tools
 from lanterne.case import schema
 from lanterne.case.workspace import Case
 from lanterne.evidence.registry import add_evidence
 from lanterne.ingest.pipeline import Ingestor
 from lanterne.synth.disks import make_disk_case
 from lanterne.synth.pictures import make_picture, make_variant
+from testkit import need_tools
 
 
 def _evidence(root: Path, n: int) -> Path:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,13 +19,12 @@ import networkx as nx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
-from conftest import PG_URL
 from lanterne.case import schema
 from lanterne.case.workspace import Case
 from lanterne.network.graph import CaseGraph, build_graph
 from lanterne.synth.network import KNOWN_SCHEME, PlantedNetwork, build_case, make_network
+from testkit import database
 
 pytestmark = pytest.mark.slow
 
@@ -46,27 +43,12 @@ def built(
     planted: PlantedNetwork,
 ) -> Iterator[tuple[Case, CaseGraph]]:
     """The planted operation built into a case (on each database), and its graph."""
-    url = None
-    admin = None
-    if request.param == "postgresql":
-        if not PG_URL:
-            if os.environ.get("CI"):
-                pytest.fail("CI must run the store tests on PostgreSQL: set LANTERNE_TEST_PG_URL")
-            pytest.skip("no PostgreSQL server: set LANTERNE_TEST_PG_URL (scripts/test does)")
-        name = f"lanterne_test_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    case = build_case(tmp_path_factory.mktemp(request.param) / "case", planted, url)
-    try:
-        yield case, build_graph(case)
-    finally:
-        case.close()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+    with database(request.param) as url:
+        case = build_case(tmp_path_factory.mktemp(request.param) / "case", planted, url)
+        try:
+            yield case, build_graph(case)
+        finally:
+            case.close()
 
 
 # ---------------------------------------------------------------- lookups

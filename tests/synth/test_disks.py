@@ -61,14 +61,14 @@ def sha256(data: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def disk_case(tmp_path_factory: pytest.TempPathFactory) -> DiskCase:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*BUILD_TOOLS, *NTFS_TOOLS, "sfdisk", "ewfacquire")
     return disks.make_disk_case(tmp_path_factory.mktemp("disk"), seed=5, pictures=2)
 
 
 def test_partitions_are_where_the_manifest_says(disk_case: DiskCase) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*TSK)
     out = tsk("mmls", disk_case.raw).stdout.decode()
@@ -83,7 +83,7 @@ def test_partitions_are_where_the_manifest_says(disk_case: DiskCase) -> None:
 
 
 def test_every_live_file_is_listed_with_its_content(disk_case: DiskCase) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*TSK)
     for part in disk_case.partitions:
@@ -104,7 +104,7 @@ def test_every_live_file_is_listed_with_its_content(disk_case: DiskCase) -> None
 
 
 def test_kinds_and_scenarios(disk_case: DiskCase) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*BUILD_TOOLS)
     kinds = {f.kind for f in disk_case.files}
@@ -128,7 +128,7 @@ def test_kinds_and_scenarios(disk_case: DiskCase) -> None:
 
 
 def test_deleted_files_are_what_the_manifest_says(disk_case: DiskCase) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*TSK)
     raw = disk_case.raw.read_bytes()
@@ -153,7 +153,7 @@ def test_deleted_files_are_what_the_manifest_says(disk_case: DiskCase) -> None:
 
 
 def test_carvable_data_lies_in_unallocated_space_only(disk_case: DiskCase) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*TSK)
     raw = disk_case.raw.read_bytes()
@@ -187,7 +187,7 @@ def data_unit(image: Path, sector: int) -> int:
 
 
 def test_e01_stores_the_raw_images_hashes(disk_case: DiskCase) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*BUILD_TOOLS)
     assert [p.name for p in disk_case.e01] == ["disk.E01"]
@@ -209,7 +209,7 @@ def test_e01_stores_the_raw_images_hashes(disk_case: DiskCase) -> None:
 
 
 def test_manifest_json(disk_case: DiskCase) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*BUILD_TOOLS)
     data = json.loads((disk_case.root / "manifest.json").read_text())
@@ -226,7 +226,7 @@ def test_manifest_json(disk_case: DiskCase) -> None:
 
 
 def test_fat_and_ext4_images_are_reproducible(tmp_path: Path) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*BUILD_TOOLS)
     tree = {"/a/b/c.txt": b"words\n", "/pic.jpg": disks.random_bytes(3, 40_000)}
@@ -244,7 +244,7 @@ def test_fat_and_ext4_images_are_reproducible(tmp_path: Path) -> None:
 
 
 def test_ext4_delete_by_debugfs_alone_leaves_the_file_readable(tmp_path: Path) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*BUILD_TOOLS, *TSK, "e2fsck")
     data = disks.random_bytes(4, 30_000)
@@ -263,7 +263,7 @@ def test_ext4_delete_by_debugfs_alone_leaves_the_file_readable(tmp_path: Path) -
 
 
 def test_picture_in_fat_file_slack(tmp_path: Path) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*BUILD_TOOLS, "mtype", *TSK)
     text = b"Dear Ottilie,\n" * 10
@@ -283,7 +283,7 @@ def test_picture_in_fat_file_slack(tmp_path: Path) -> None:
 
 
 def test_mbr_disk_of_fat12_and_fat16(tmp_path: Path) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*BUILD_TOOLS, "sfdisk", *TSK)
     disks.write_tree(tmp_path / "src", {"/DOCS/readme.txt": b"hello\n"})
@@ -303,7 +303,7 @@ def test_mbr_disk_of_fat12_and_fat16(tmp_path: Path) -> None:
 
 
 def test_ntfs_root_files_and_named_stream(tmp_path: Path) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*NTFS_TOOLS, *TSK)
     disks.write_tree(tmp_path / "src", {"/a.txt": b"alpha\n"})
@@ -319,7 +319,7 @@ def test_ntfs_root_files_and_named_stream(tmp_path: Path) -> None:
 
 
 def test_split_and_convert(tmp_path: Path) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools("qemu-img")
     raw = tmp_path / "small.raw"
@@ -339,7 +339,7 @@ def test_split_and_convert(tmp_path: Path) -> None:
 
 
 def test_e01_segments(tmp_path: Path) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools("ewfacquire")
     raw = tmp_path / "r.raw"
@@ -357,7 +357,7 @@ def test_e01_segments(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, disks.HostileDisk]:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*BUILD_TOOLS, "mmd", "sfdisk", "ewfacquire")
     made = disks.make_hostile_disks(tmp_path_factory.mktemp("hostile"), seed=2)
@@ -365,7 +365,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, disks.Hostile
 
 
 def test_hostile_set(hostile: dict[str, disks.HostileDisk]) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*BUILD_TOOLS)
     assert set(hostile) == {
@@ -374,7 +374,7 @@ def test_hostile_set(hostile: dict[str, disks.HostileDisk]) -> None:
 
 
 def test_garbage_mbr(hostile: dict[str, disks.HostileDisk]) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*TSK)
     disk = hostile["garbage-mbr"].path
@@ -388,7 +388,7 @@ def test_garbage_mbr(hostile: dict[str, disks.HostileDisk]) -> None:
 
 
 def test_bad_gpt(hostile: dict[str, disks.HostileDisk]) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*TSK)
     disk = hostile["bad-gpt"].path
@@ -404,7 +404,7 @@ def test_bad_gpt(hostile: dict[str, disks.HostileDisk]) -> None:
 
 
 def test_truncated_e01(hostile: dict[str, disks.HostileDisk]) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools("ewfverify")
     h = hostile["truncated-e01"]
@@ -422,7 +422,7 @@ def test_truncated_e01(hostile: dict[str, disks.HostileDisk]) -> None:
 
 
 def test_directory_loops(hostile: dict[str, disks.HostileDisk]) -> None:
-    from conftest import need_tools
+    from testkit import need_tools
 
     need_tools(*TSK)
     for kind in ("fat-dir-loop", "ext4-dir-loop"):

@@ -11,8 +11,8 @@ import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, select, update
+from web_support import CHAT_GROUP, PASSWORD, LiveServer, WebCase, login
 
-from conftest import CHAT_GROUP, PASSWORD, LiveServer, WebCase, login
 from lanterne.case import schema
 from lanterne.review import audit
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner, Result
+from web_support import PASSWORD, LiveServer
 
-from conftest import PASSWORD, LiveServer
 from lanterne.case import schema
 from lanterne.review import audit, decisions
 

@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
+from web_support import CHAT_GROUP, WebCase
 
-from conftest import CHAT_GROUP, WebCase
 from lanterne.case import schema
 from lanterne.review import audit
 from lanterne.web import pages

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageChops, ImageFilter, ImageStat
 from sqlalchemy import select
 from typer.testing import CliRunner
+from web_support import PASSWORD, ROLE_NAMES, WebCase, login
 
-from conftest import PASSWORD, ROLE_NAMES, WebCase, login
 from lanterne.case import schema
 from lanterne.case.store import utcnow
 from lanterne.commands.web import check_host, is_loopback, serve

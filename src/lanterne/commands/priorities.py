@@ -62,7 +62,7 @@ def priorities(
         for r in ranked:
             _print_explained(r)
         return
-    _print_table(ranked)
+    print_ranked(ranked)
 
 
 def _graph(case: Case) -> CaseGraph:
@@ -78,7 +78,7 @@ def _subject(r: Ranked) -> str:
     return f"{r.kind} {r.display}" + (f" ({where})" if where else "")
 
 
-def _print_table(ranked: list[Ranked]) -> None:
+def print_ranked(ranked: list[Ranked]) -> None:
     table = Table("rank", "subject", "score", "top factors", title="Priorities")
     for r in ranked:
         top = ", ".join(

@@ -38,22 +38,30 @@ class Ident:
         return f"{self.kind} {self.value}"
 
 
-def phone(raw: str) -> Ident:
-    """A phone number as E.164 with its country when it is a valid number, else as written."""
+def phone(raw: str, region: str | None = None) -> Ident:
+    """A phone number as E.164 with its country when it is a valid number, else as written.
+    A number without ``+`` is read as national in ``region`` when that makes a valid number,
+    else as international without its ``+``."""
     text = raw.strip()
-    try:
-        number = phonenumbers.parse(text if text.startswith("+") else "+" + text, None)
-    except phonenumbers.NumberParseException:
+    number = _valid(text, region) if region and not text.startswith("+") else None
+    number = number or _valid(text if text.startswith("+") else "+" + text, None)
+    if number is None:
         return Ident("phone", text)
-    if not phonenumbers.is_valid_number(number):
-        return Ident("phone", text)
-    region = phonenumbers.region_code_for_number(number)
+    found = phonenumbers.region_code_for_number(number)
     return Ident(
         "e164",
         phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-        region if region and region != "001" else None,
+        found if found and found != "001" else None,
         number.country_code,
     )
+
+
+def _valid(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
 
 
 def _service_id(kind: str, raw: str) -> Ident:

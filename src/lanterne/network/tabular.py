@@ -353,12 +353,12 @@ def identifier(raw: str, region: str | None) -> Ident:
                 f"identifier {text!r} is not a phone number; write other identifiers as "
                 "kind:value (aci, pni, username, email, <platform>-id)"
             )
-        return phone_number(text, region)
+        return phone(text, region)
     kind, value = match.group(1).lower(), match.group(2).strip()
     if not value:
         raise ValueError(f"identifier {text!r} has no value")
     if kind in ("e164", "phone", "tel"):
-        return phone_number(value, region)
+        return phone(value, region)
     if kind in ("aci", "pni"):
         try:
             return Ident(kind, str(uuid.UUID(value)))
@@ -376,25 +376,6 @@ def identifier(raw: str, region: str | None) -> Ident:
         f"unknown identifier kind {kind!r}; use one of {', '.join(IDENTIFIER_KINDS)} "
         "or <platform>-id"
     )
-
-
-def phone_number(text: str, region: str | None) -> Ident:
-    """A number as E.164 (read in ``region`` when national), else kind ``phone`` as written."""
-    text = text.strip()
-    if region and not text.startswith("+"):
-        try:
-            number = phonenumbers.parse(text, region)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is not None and phonenumbers.is_valid_number(number):
-            found = phonenumbers.region_code_for_number(number)
-            return Ident(
-                "e164",
-                phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-                found if found and found != "001" else None,
-                number.country_code,
-            )
-    return phone(text)
 
 
 # ------------------------------------------------------------------ what an import did

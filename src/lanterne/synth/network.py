@@ -43,7 +43,7 @@ import hashlib
 import json
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
@@ -620,9 +620,11 @@ def make_network(
     participants: int = 3000,
     groups: int = 8,
     countries: int = 30,
+    label_prefix: str = "",
 ) -> PlantedNetwork:
     """Writes the planted operation under ``out`` (see the module's docstring) and returns what
-    was planted. The same arguments always give the same bytes."""
+    was planted. The same arguments always give the same bytes. ``label_prefix`` goes before
+    every item label (``NET-PC-01``), so that the network can join a case holding other items."""
     out.mkdir(parents=True, exist_ok=True)
     plot = _Plot(out, seed, participants, groups, countries)
     net = plot.net
@@ -634,6 +636,10 @@ def make_network(
 
     folders = _seized_folders(out, pics)
     phones, export_rows = _chat_exports(out, plot, messages, pics)
+    if label_prefix:
+        folders = [(replace(i, label=label_prefix + i.label), files) for i, files in folders]
+        phones = [replace(i, label=label_prefix + i.label) for i in phones]
+        export_rows = {label_prefix + label: rows for label, rows in export_rows.items()}
     # what each suspect's items hold, for the expected links and figures
     held: dict[str, set[str]] = {s.key: set() for s in _SUSPECTS}
     pictures: set[str] = set()
@@ -857,16 +863,8 @@ def _write_watchlists(folder: Path, plot: _Plot, net: PlantedNetwork) -> dict[st
 
 def build_case(case_dir: Path, planted: PlantedNetwork, db_url: str | None = None) -> Case:
     """Runs the library steps an examiner would on the planted operation and returns the open
-    case: init (with ``[network] country``), every item registered with its device facts,
-    ingest, the known-bad hash set, the chat exports, the suspects file, the two watchlists."""
+    case: init (with ``[network] country``), then :func:`load_into`."""
     from lanterne.case.workspace import CONFIG_NAME, Case
-    from lanterne.evidence.registry import Device, add_evidence
-    from lanterne.hashsets.importer import import_hashset
-    from lanterne.hashsets.matching import match_exact
-    from lanterne.ingest.pipeline import Ingestor
-    from lanterne.messaging.service import import_chats
-    from lanterne.network.suspects import import_suspects
-    from lanterne.network.watchlist import import_watchlist
 
     case = Case.init(case_dir, "Planted network", db_url)
     case.close()
@@ -875,21 +873,36 @@ def build_case(case_dir: Path, planted: PlantedNetwork, db_url: str | None = Non
     config.write_text(text + f'\n[network]\ncountry = "{planted.country}"\n', encoding="utf-8")
     case = Case.open(case_dir)
     try:
-        for item in planted.items:
-            device = Device(item.device_type, item.device_make, item.device_model,
-                            item.device_serial)  # fmt: skip
-            add_evidence(case, item.path, item.label, item.suspect, kind=item.kind, device=device)
-        Ingestor(case, workers=2).run()
-        match_exact(case)
-        import_hashset(case, planted.hashset, "known-bad", KNOWN_SET, scheme=KNOWN_SCHEME)
-        match_exact(case)
-        for item in planted.items:
-            if item.chat_export:
-                import_chats(case, "generic", item.path, workers=2)
-        import_suspects(case, planted.suspects_file)
-        for name, path in planted.watchlists.items():
-            import_watchlist(case, path, name)
+        load_into(case, planted)
     except BaseException:
         case.close()
         raise
     return case
+
+
+def load_into(case: Case, planted: PlantedNetwork, workers: int = 2) -> None:
+    """Every planted item registered with its device facts, ingest, the known-bad hash set,
+    the chat exports, the suspects file, the two watchlists."""
+    from lanterne.evidence.registry import Device, add_evidence
+    from lanterne.hashsets.importer import import_hashset
+    from lanterne.hashsets.matching import match_exact
+    from lanterne.ingest.pipeline import Ingestor
+    from lanterne.messaging.service import import_chats
+    from lanterne.network.suspects import import_suspects
+    from lanterne.network.watchlist import import_watchlist
+
+    for item in planted.items:
+        if case.store.evidence_by_label(item.label) is None:
+            device = Device(item.device_type, item.device_make, item.device_model,
+                            item.device_serial)  # fmt: skip
+            add_evidence(case, item.path, item.label, item.suspect, kind=item.kind, device=device)
+    Ingestor(case, workers=workers).run()
+    match_exact(case)
+    import_hashset(case, planted.hashset, "known-bad", KNOWN_SET, scheme=KNOWN_SCHEME)
+    match_exact(case)
+    for item in planted.items:
+        if item.chat_export:
+            import_chats(case, "generic", item.path, workers=workers)
+    import_suspects(case, planted.suspects_file)
+    for name, path in planted.watchlists.items():
+        import_watchlist(case, path, name)

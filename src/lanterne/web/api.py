@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from starlette.background import BackgroundTask
 
 from lanterne.case import schema
@@ -43,6 +43,7 @@ from lanterne.review.users import (
     list_users,
     set_settings,
 )
+from lanterne.web.context import case_of, reading
 from lanterne.web.security import (
     Session,
     client_address,
@@ -56,17 +57,6 @@ router = APIRouter(prefix="/api")
 SHA256 = Annotated[str, PathParam(pattern="^[0-9a-f]{64}$", description="A content's SHA-256.")]
 GRAPH_SECONDS = 60.0
 """The case graph is rebuilt when older than this (building it reads the whole case)."""
-
-
-def _case(request: Request) -> Case:
-    found: Case = request.app.state.case
-    return found
-
-
-@contextmanager
-def _read(request: Request) -> Iterator[Connection]:
-    with _case(request).store.engine.connect() as conn:
-        yield conn
 
 
 @contextmanager
@@ -103,8 +93,8 @@ def me(request: Request, session: Annotated[Session, Depends(current_session)]) 
         "permissions": {a: user.can(a) for a in ACTIONS},
         "csrf": session.csrf,
         "expires_at": session.expires_at.isoformat(),
-        "case": _case(request).name,
-        "scheme": scheme_for(_case(request)).as_dict(),
+        "case": case_of(request).name,
+        "scheme": scheme_for(case_of(request)).as_dict(),
     }
 
 
@@ -125,10 +115,10 @@ def change_settings(
     changes what the user sees without revealing item by item."""
     values = change.model_dump(exclude_none=True)
     with _errors():
-        updated = set_settings(_case(request).store, user.id, values)
+        updated = set_settings(case_of(request).store, user.id, values)
     changed = {k: v for k, v in values.items() if user.settings.get(k) != v}
     if changed:
-        audit.record(_case(request).store, user.name, audit.SETTINGS, user.name, changed)
+        audit.record(case_of(request).store, user.name, audit.SETTINGS, user.name, changed)
     return user_json(updated)
 
 
@@ -137,14 +127,14 @@ def change_settings(
 def dashboard(request: Request, _: Annotated[User, Depends(require("view"))]) -> dict[str, Any]:
     """The case's figures: contents by kind, known by category, per evidence item, new
     awaiting review, reviewed, and how many were settled by hash without anyone viewing them."""
-    with _read(request) as conn:
+    with reading(request) as conn:
         return queries.dashboard(conn)
 
 
 @router.get("/scheme", tags=["case"])
 def scheme(request: Request, _: Annotated[User, Depends(require("view"))]) -> dict[str, Any]:
     """The case's categorisation scheme: categories, values and keys."""
-    return scheme_for(_case(request)).as_dict()
+    return scheme_for(case_of(request)).as_dict()
 
 
 # ------------------------------------------------------------------ review
@@ -171,7 +161,7 @@ def grid(
 ) -> dict[str, Any]:
     """A page of the review grid: one tile per near-duplicate group (its representative, with
     the group's size) unless ``group`` lists one group's members."""
-    with _errors(), _read(request) as conn:
+    with _errors(), reading(request) as conn:
         found = queries.grid(
             conn,
             state=state,
@@ -193,7 +183,7 @@ def item(
 ) -> dict[str, Any]:
     """Everything known of one content: occurrences with provenance, matches with distance,
     EXIF/camera/GPS, near duplicates, chats it was posted in, decisions, flags, views."""
-    with _read(request) as conn:
+    with reading(request) as conn:
         found = queries.item(conn, sha256)
     if found is None:
         raise HTTPException(404, f"no content {sha256} in this case")
@@ -226,10 +216,10 @@ def categorise(
     """Categorise a content (and, with ``propagate``, its near duplicates): a preview unless
     ``confirm``; applied decisions are audited. Hash sets' categories are never changed:
     disagreements come back as ``conflicts``."""
-    case = _case(request)
+    case = case_of(request)
     sch: Scheme = scheme_for(case)
     with _errors():
-        with _read(request) as conn:
+        with reading(request) as conn:
             plan = decisions.preview(
                 conn, body.sha256, body.category, scheme=sch, propagate=body.propagate
             )
@@ -267,8 +257,8 @@ def undo(
     user: Annotated[User, Depends(require("categorise"))],
 ) -> dict[str, Any]:
     """Undo a categorisation batch (your own; a supervisor may undo anyone's); audited."""
-    store = _case(request).store
-    with _read(request) as conn:
+    store = case_of(request).store
+    with reading(request) as conn:
         batch = body.batch or decisions.last_batch(conn, user.name)
         owner = (
             conn.execute(
@@ -294,7 +284,7 @@ def conflicts(
 ) -> list[dict[str, Any]]:
     """Contents whose review category disagrees with a known-bad hash set (shown, never
     overwritten)."""
-    with _read(request) as conn:
+    with reading(request) as conn:
         return [c.as_dict() for c in decisions.conflicts(conn)]
 
 
@@ -330,7 +320,7 @@ def list_flags(
     sha256: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$")] = None,
 ) -> list[dict[str, Any]]:
     """Flags (open ones by default), oldest first."""
-    with _read(request) as conn:
+    with reading(request) as conn:
         return [_flag_json(f) for f in decisions.flags(conn, sha256=sha256, open_only=open_only)]
 
 
@@ -340,7 +330,7 @@ def add_flag(
 ) -> dict[str, Any]:
     """Ask a supervisor's second opinion on a content; audited."""
     with _errors():
-        return _flag_json(decisions.flag(_case(request).store, body.sha256, user.name, body.note))
+        return _flag_json(decisions.flag(case_of(request).store, body.sha256, user.name, body.note))
 
 
 @router.post("/flags/{flag_id}/resolve", tags=["review"])
@@ -353,7 +343,7 @@ def resolve_flag(
     """Close a flag with what was decided (supervisors); audited."""
     with _errors():
         return _flag_json(
-            decisions.resolve(_case(request).store, flag_id, user.name, body.resolution)
+            decisions.resolve(case_of(request).store, flag_id, user.name, body.resolution)
         )
 
 
@@ -369,7 +359,7 @@ def audit_entries(
     target: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Audit entries, newest first, optionally of one user, action or target."""
-    store = _case(request).store
+    store = case_of(request).store
     found = audit.entries(store, limit, offset, user=user, action=action, target=target)
     total = audit.count_entries(store, user=user, action=action, target=target)
     return {"entries": [e.as_dict() for e in found], "total": total}
@@ -380,7 +370,7 @@ def audit_verify(
     request: Request, _: Annotated[User, Depends(require("read_audit"))]
 ) -> dict[str, Any]:
     """Check the audit chain (and its head against the witness file)."""
-    case = _case(request)
+    case = case_of(request)
     report = audit.verify(case.store, audit.witness_path(case))
     return {
         "ok": report.ok,
@@ -405,7 +395,7 @@ def users(
     request: Request, _: Annotated[User, Depends(require("manage_users"))]
 ) -> list[dict[str, Any]]:
     """Every user, by name (supervisors)."""
-    return [user_json(u) for u in list_users(_case(request).store)]
+    return [user_json(u) for u in list_users(case_of(request).store)]
 
 
 @router.post("/users", tags=["users"], status_code=201)
@@ -414,7 +404,7 @@ def create_user(
 ) -> dict[str, Any]:
     """Add a user (supervisors); audited."""
     assert body.role in ROLES
-    store = _case(request).store
+    store = case_of(request).store
     with _errors():
         created = add_user(store, body.name, body.password, body.role)
     audit.record(store, by.name, audit.USER_ADD, created.name, {"role": created.role})
@@ -430,7 +420,7 @@ def disable(
     """Disable a user and end their sessions (supervisors; not oneself); audited."""
     if name == by.name:
         raise HTTPException(400, "you cannot disable your own account")
-    store = _case(request).store
+    store = case_of(request).store
     with _errors():
         done = disable_user(store, name)
     audit.record(store, by.name, audit.USER_DISABLE, done.name)
@@ -453,7 +443,7 @@ def export_files(
     """One row per file occurrence (digests, type, picture facts, provenance); audited."""
     from lanterne.report.export import export_files as write_files
 
-    case = _case(request)
+    case = case_of(request)
     path = _spool(case, f".{format}")
     with path.open("w", encoding="utf-8", newline="") as out:
         rows = write_files(case, format, out, select_)
@@ -482,7 +472,7 @@ def export_vics(
     """The case's pictures and videos as a VICS 2.0 ``#Cases`` document; audited."""
     from lanterne.report.vics_export import export_vics as write_vics
 
-    case = _case(request)
+    case = case_of(request)
     path = _spool(case, ".json")
     with _errors():
         n = write_vics(case, path, scheme)
@@ -540,7 +530,7 @@ def case_graph(request: Request) -> Any:
     with _graph_lock:
         cached = getattr(state, "graph", None)
         if cached is None or time.monotonic() - cached[0] > GRAPH_SECONDS:
-            cached = (time.monotonic(), graph_module.build_graph(_case(request)))
+            cached = (time.monotonic(), graph_module.build_graph(case_of(request)))
             state.graph = cached
     return cached[1]
 
@@ -556,7 +546,7 @@ def priorities(
     _, priorities_module = _network()
     with _errors():
         ranked = priorities_module.rank(
-            _case(request), graph=case_graph(request), limit=limit, suspects_only=suspects_only
+            case_of(request), graph=case_graph(request), limit=limit, suspects_only=suspects_only
         )
     return [r.to_json() for r in ranked]
 

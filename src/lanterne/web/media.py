@@ -42,6 +42,7 @@ from lanterne.case.workspace import Case
 from lanterne.provenance import from_json
 from lanterne.review import audit
 from lanterne.review.users import User
+from lanterne.web.context import case_of
 from lanterne.web.security import client_address, require
 
 router = APIRouter(prefix="/media", tags=["media"])
@@ -52,11 +53,6 @@ BLUR_REDUCTION = 8
 """A blurred thumbnail is first reduced to 1/8 of its size: no detail survives to be sharpened
 back."""
 _RANGE_START = re.compile(r"bytes=(\d*)-")
-
-
-def _case(request: Request) -> Case:
-    found: Case = request.app.state.case
-    return found
 
 
 @router.get(
@@ -71,7 +67,7 @@ def thumbnail(
     may_reveal = user.can("reveal")
     blur = prefs.blur or not may_reveal
     grey = prefs.greyscale or not may_reveal
-    data = render_thumbnail(_case(request).thumbnail_path(sha256), blur=blur, greyscale=grey)
+    data = render_thumbnail(case_of(request).thumbnail_path(sha256), blur=blur, greyscale=grey)
     return Response(data, media_type="image/webp", headers=MEDIA_HEADERS)
 
 
@@ -83,7 +79,7 @@ def reveal(
     request: Request, sha256: SHA256, user: Annotated[User, Depends(require("reveal"))]
 ) -> Response:
     """The clear thumbnail (a video's clear contact sheet); audited."""
-    case = _case(request)
+    case = case_of(request)
     path = case.thumbnail_path(sha256)
     data = render_thumbnail(path, blur=False, greyscale=False)
     kind = _kind(case, sha256)
@@ -110,7 +106,7 @@ def video(
     request: Request, sha256: SHA256, user: Annotated[User, Depends(require("reveal"))]
 ) -> FileResponse:
     """The video, streamed with ranges from a seized folder; audited at each playback."""
-    case = _case(request)
+    case = case_of(request)
     found = video_file(case, sha256)
     if found is None:
         raise HTTPException(

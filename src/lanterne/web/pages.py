@@ -17,22 +17,20 @@ application-wide gate has already refused requests without a session.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from lanterne.case import schema
-from lanterne.case.workspace import Case
 from lanterne.review import audit, decisions, queries
 from lanterne.review.schemes import UNCATEGORISED, Scheme, scheme_for
 from lanterne.review.users import ACTIONS, ROLES, User, list_users
 from lanterne.web import page_data
+from lanterne.web.context import case_of, reading
 from lanterne.web.security import csrf_token, require
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -57,15 +55,6 @@ NAV = (
 
 
 # ------------------------------------------------------------------ rendering
-def _case(request: Request) -> Case:
-    found: Case = request.app.state.case
-    return found
-
-
-@contextmanager
-def _read(request: Request) -> Iterator[Connection]:
-    with _case(request).store.engine.connect() as conn:
-        yield conn
 
 
 def render(
@@ -75,7 +64,7 @@ def render(
     their role may use, the case's name and scheme, the CSRF token for scripts and forms)."""
     templates = request.app.state.templates
     _filters(templates.env)
-    case = _case(request)
+    case = case_of(request)
     scheme = scheme_for(case)
     base = {
         "user": user,
@@ -135,8 +124,8 @@ def dashboard(request: Request, user: Annotated[User, Depends(require("view"))])
     review, and charts by category and by evidence item."""
     from lanterne.report.summary import summarize
 
-    case = _case(request)
-    with _read(request) as conn:
+    case = case_of(request)
+    with reading(request) as conn:
         figures = queries.dashboard(conn)
     summary = summarize(case)
     scheme = scheme_for(case)
@@ -155,7 +144,7 @@ def dashboard(request: Request, user: Annotated[User, Depends(require("view"))])
 @router.get("/evidence")
 def evidence(request: Request, user: Annotated[User, Depends(require("view"))]) -> HTMLResponse:
     """The seized items and their ingest state."""
-    with _read(request) as conn:
+    with reading(request) as conn:
         items = page_data.evidence_items(conn)
     return render(request, "evidence.html", user, "evidence", items=items)
 
@@ -178,7 +167,7 @@ def review(
     filters (as the filter form sends them) mean "all"."""
     size = user.preferences.page_size
     error = None
-    with _read(request) as conn:
+    with reading(request) as conn:
         try:
             found = queries.grid(
                 conn,
@@ -213,7 +202,7 @@ def review(
         grid=found,
         filters=filters,
         options=options,
-        states=page_data.state_options(scheme_for(_case(request))),
+        states=page_data.state_options(scheme_for(case_of(request))),
         error=error,
         page_links=page_data.page_links(request, found),
     )
@@ -248,7 +237,7 @@ def item(
     request: Request, sha256: SHA256, user: Annotated[User, Depends(require("view"))]
 ) -> HTMLResponse:
     """One item: occurrences with provenance, matches, EXIF, near duplicates, chats, history."""
-    with _read(request) as conn:
+    with reading(request) as conn:
         found = queries.item(conn, sha256)
     if found is None:
         raise HTTPException(404, f"no content {sha256} in this case")
@@ -270,7 +259,7 @@ def flag_list(
     closed: bool = False,
 ) -> HTMLResponse:
     """Second opinions asked: open ones (or all), for supervisors to resolve."""
-    with _read(request) as conn:
+    with reading(request) as conn:
         found = decisions.flags(conn, open_only=not closed)
         cur = decisions.current(conn, [f.sha256 for f in found])
     return render(request, "flags.html", user, "flags", flags=found, current=cur, closed=closed)
@@ -280,7 +269,7 @@ def flag_list(
 @router.get("/chats")
 def chats(request: Request, user: Annotated[User, Depends(require("view"))]) -> HTMLResponse:
     """The chat groups of the case, with members, messages and attachments."""
-    with _read(request) as conn:
+    with reading(request) as conn:
         groups = page_data.chat_groups(conn)
     return render(request, "chats.html", user, "chats", groups=groups)
 
@@ -290,7 +279,7 @@ def chat_group(
     request: Request, chat_group_id: int, user: Annotated[User, Depends(require("view"))]
 ) -> HTMLResponse:
     """One chat group: where it was seen and its members."""
-    with _read(request) as conn:
+    with reading(request) as conn:
         found = page_data.chat_group(conn, chat_group_id)
     if found is None:
         raise HTTPException(404, f"no chat group {chat_group_id} in this case")
@@ -311,7 +300,7 @@ def suspect(
     request: Request, suspect_id: int, user: Annotated[User, Depends(require("view"))]
 ) -> HTMLResponse:
     """One suspect: their record, their priority explained and their network."""
-    with _read(request) as conn:
+    with reading(request) as conn:
         row = conn.execute(select(schema.suspect).where(schema.suspect.c.id == suspect_id)).first()
     if row is None:
         raise HTTPException(404, f"no suspect {suspect_id} in this case")
@@ -348,7 +337,7 @@ def countries(
     """Chat participants (persons) by the country of their phone numbers, in the whole case
     or in one chat group."""
     group = _number(chat, "chat", strict=False)
-    with _read(request) as conn:
+    with reading(request) as conn:
         rows, unknown = page_data.persons_by_country(conn, group)
         groups = page_data.filter_options(conn)["chat_groups"]
     return render(
@@ -376,7 +365,7 @@ def audit_log(
     verify: bool = False,
 ) -> HTMLResponse:
     """The audit log, newest first (supervisors and auditors), and its verification."""
-    case = _case(request)
+    case = case_of(request)
     who, action, target = who or None, action or None, target or None
     entries = audit.entries(case.store, AUDIT_PAGE, offset, user=who, action=action, target=target)
     total = audit.count_entries(case.store, user=who, action=action, target=target)
@@ -404,7 +393,7 @@ def users(
 ) -> HTMLResponse:
     """The case's users and their roles; adding and disabling (supervisors)."""
     return render(
-        request, "users.html", user, "users", users=list_users(_case(request).store), roles=ROLES
+        request, "users.html", user, "users", users=list_users(case_of(request).store), roles=ROLES
     )
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need_tools
 from lanterne import provenance
 from lanterne.config import Limits
 from lanterne.evidence.base import Entry, EntryWarning
@@ -23,6 +22,7 @@ from lanterne.evidence.disk.volumes import scan_volumes
 from lanterne.provenance import Step
 from lanterne.synth.disks import DiskCase, convert_image, make_disk_case, split_raw, to_e01
 from lanterne.synth.pictures import make_picture
+from testkit import need_tools
 
 TOOLS = ("mke2fs", "mkfs.vfat", "mcopy", "mkntfs", "ntfscp", "sfdisk", "ewfacquire", "debugfs")
 ROOT = (Step("evidence", "PC-01"),)

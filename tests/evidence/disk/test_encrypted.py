@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from conftest import need_tools
 from lanterne.case.workspace import Case
 from lanterne.evidence.base import Entry, EntryWarning
 from lanterne.evidence.disk.source import DiskImageSource
@@ -14,6 +13,7 @@ from lanterne.provenance import Step
 from lanterne.synth.disks import ext4_image
 from lanterne.synth.encrypted import luks_image
 from lanterne.synth.pictures import make_picture
+from testkit import need_tools
 
 ROOT = (Step("evidence", "LAPTOP-1"),)
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need_tools
 from lanterne.errors import CorruptData, NotMyFormat, UserError
 from lanterne.evidence.disk import ewf
 from lanterne.evidence.disk.ewf import is_ewf, read_acquisition, verify_media
+from testkit import need_tools
 
 HEADERS = {
     "case_number": "CASE-2026-017",
