@@ -12,7 +12,8 @@ in near-duplicate groups of four, a known-bad set knowing a tenth (VICS categori
 known-good set knowing a twentieth, 2 % already reviewed, and WebP thumbnails for a few hundred.
 The case is served by uvicorn in a child process on 127.0.0.1 (as ``lanterne serve`` does), and
 20 clients, each signed in with its own session, send requests back to back (a closed loop, no
-think time: the harshest bounded load) for each scenario in turn:
+think time: the harshest bounded load; ``--think S`` makes each client pause S seconds on
+average between requests, as a reviewer reading a page does) for each scenario in turn:
 
 * ``grid page``: the review grid page (``/review``, 100 tiles, one per group), random pages;
 * ``item page``: the item page (``/items/{sha256}``) of random pictures;
@@ -279,10 +280,16 @@ async def _sign_in(client: Any) -> None:
 
 
 async def _scenario(
-    clients: list[Any], paths: Callable[[random.Random], str], per_client: int, warmup: int
+    clients: list[Any],
+    paths: Callable[[random.Random], str],
+    per_client: int,
+    warmup: int,
+    think: float = 0.0,
 ) -> tuple[list[float], int, float]:
-    """Each client sends ``warmup`` requests, then (once all have) ``per_client`` requests
-    back to back; the measured latencies (ms), the errors, and the measured wall time."""
+    """Each client sends ``warmup`` requests, then (once all have) ``per_client`` requests,
+    back to back or, with ``think`` > 0, each after a pause drawn uniformly from 0 to twice
+    ``think`` seconds (a reviewer reading the page); the measured latencies (ms), the errors,
+    and the measured wall time."""
     latencies: list[float] = []
     errors = 0
     rngs = [random.Random(n) for n in range(len(clients))]
@@ -300,6 +307,8 @@ async def _scenario(
             latencies.append((time.perf_counter() - t0) * 1000)
             if response.status_code != 200:
                 errors += 1
+            if think > 0:
+                await asyncio.sleep(rngs[n].uniform(0, 2 * think))
 
     await asyncio.gather(*(warm(n, c) for n, c in enumerate(clients)))
     t0 = time.perf_counter()
@@ -331,7 +340,7 @@ async def _run(base: str, args: argparse.Namespace) -> list[tuple[str, list[floa
         results = []
         for name, paths in scenarios:
             await asyncio.sleep(0.5)
-            latencies, errors, wall = await _scenario(clients, paths, args.requests, 2)
+            latencies, errors, wall = await _scenario(clients, paths, args.requests, 2, args.think)
             results.append((name, latencies, errors, wall))
         return results
     finally:
@@ -351,6 +360,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=25, help="per client and scenario")
     parser.add_argument("--thumbnails", type=int, default=300)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a client pauses between requests (0: a closed loop, back to back)",
+    )
     parser.add_argument("--db", help="a PostgreSQL URL (an empty database) instead of SQLite")
     parser.add_argument("--case", type=Path, help="keep the case here (default: a temp folder)")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
@@ -379,9 +394,10 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=30)
 
+    loop = f"pausing {args.think:g} s on average" if args.think > 0 else "closed loop"
     print(
         f"\n{args.clients} concurrent clients on loopback, {args.requests} requests each per "
-        f"scenario, closed loop; {args.pictures:,} pictures; server: uvicorn, "
+        f"scenario, {loop}; {args.pictures:,} pictures; server: uvicorn, "
         f"{args.workers} worker(s); {os.cpu_count()} CPUs"
     )
     print(f"{'scenario':22} {'requests':>8} {'errors':>6} {'median':>9} {'p95':>9} "

@@ -22,6 +22,7 @@ from lanterne.hashsets.records import HashRecord, HashSetHeader
 from lanterne.ingest.pipeline import Ingestor
 from lanterne.match.groups import build_groups
 from lanterne.review import audit
+from lanterne.review import grid as grid_module
 from lanterne.review.decisions import categorise, flag, last_batch, resolve, undo
 from lanterne.review.queries import GridPage, dashboard, grid, item
 from lanterne.synth.pictures import make_picture, make_variant
@@ -185,7 +186,9 @@ def _grid(r: Review, **kw: object) -> tuple[list[str], int]:
     return sorted(_names(r, page)), page.total
 
 
-def test_grid_shows_one_representative_per_group(review: Review) -> None:
+def test_grid_shows_one_representative_per_group(
+    review: Review, monkeypatch: pytest.MonkeyPatch
+) -> None:
     r = review
     with r.case.store.engine.connect() as conn:
         page = grid(conn)
@@ -213,6 +216,15 @@ def test_grid_shows_one_representative_per_group(review: Review) -> None:
         first, second = grid(conn, size=2), grid(conn, size=2, page=1)
     assert (first.total, first.pages, len(first.items), len(second.items)) == (3, 2, 2, 1)
     assert sorted(_names(r, first) + _names(r, second)) == ["a", "b", "e"]
+    monkeypatch.setattr(grid_module, "SEEK_FROM_PAGE", 2)  # deep pages: from a remembered row
+    with r.case.store.engine.connect() as conn:
+        everything = grid(conn, state="all", include_known_good=True, size=100).items
+        one_by_one = [
+            grid(conn, state="all", include_known_good=True, size=1, page=n).items
+            for n in range(len(everything) + 1)
+        ]
+    assert len(everything) == 5
+    assert [i.sha256 for page in one_by_one for i in page] == [i.sha256 for i in everything]
     with r.case.store.engine.connect() as conn:
         wrong: list[dict[str, object]] = [{"state": "old"}, {"kind": "text"}, {"size": 0}]
         for bad in [*wrong, {"page": -1}]:

@@ -19,11 +19,11 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, literal, or_, select, true
+from sqlalchemy import Connection, exists, func, literal, or_, select, true, tuple_
 
 from lanterne.case import schema
 from lanterne.review.decisions import current_decisions
-from lanterne.review.remembered import remembered_count
+from lanterne.review.remembered import remembered, remembered_count
 
 STATES = ("new", "known", "reviewed", "flagged", "all")
 """Grid states; ``known:<category>`` and ``reviewed:<category>`` narrow to one category."""
@@ -122,19 +122,46 @@ def grid(
     if chat_group_id is not None:
         where.append(_having(_chat_group_contents(chat_group_id), collapse))
     source = c.outerjoin(g, g.c.sha256 == c.c.sha256)
-    rows = conn.execute(
-        select(*_tile_columns())
-        .select_from(source)
-        .where(*where)
-        .order_by(c.c.kind, c.c.sha256)
-        .limit(size)
-        .offset(page * size)
-    ).all()
     key = (state, evidence_id, suspect_id, group, chat_group_id, kind, include_known_good)
     total = remembered_count(conn, key, select(func.count()).select_from(source).where(*where))
+    page_rows = select(*_tile_columns()).select_from(source).order_by(c.c.kind, c.c.sha256)
+    if page < SEEK_FROM_PAGE:
+        page_rows = page_rows.where(*where).offset(page * size)
+    else:  # deep pages start at their remembered first row, not past an OFFSET of them all
+        starts = _page_starts(conn, (*key, size), source, where, size)
+        if page >= len(starts):
+            return GridPage([], total, page, size)
+        first_kind, first_sha256 = starts[page]
+        page_rows = page_rows.where(
+            *where, tuple_(c.c.kind, c.c.sha256) >= tuple_(first_kind, first_sha256)
+        )
+    rows = conn.execute(page_rows.limit(size)).all()
     known, good = ({}, set()) if state == "new" else _hash_sets(conn, [r.sha256 for r in rows])
     tiles = [_tile(r, known.get(r.sha256, {}), r.sha256 in good) for r in rows]
     return GridPage(tiles, total, page, size)
+
+
+SEEK_FROM_PAGE = 5
+"""From this page on, a page is read from its first row (found once, remembered with the
+total) instead of skipping the rows of every page before it: page 500 of 200,000 pictures
+costs what page 0 does."""
+
+
+def _page_starts(
+    conn: Connection, key: tuple[Any, ...], source: Any, where: list[Any], size: int
+) -> list[tuple[str, str]]:
+    """The (kind, SHA-256) of the first row of every page, in grid order, remembered."""
+    c = schema.content
+    number = func.row_number().over(order_by=(c.c.kind, c.c.sha256)).label("n")
+    ranked = select(c.c.kind, c.c.sha256, number).select_from(source).where(*where).subquery()
+    query = (
+        select(ranked.c.kind, ranked.c.sha256)
+        .where((ranked.c.n - 1) % size == 0)
+        .order_by(ranked.c.n)
+    )
+    return list(
+        remembered(conn, ("starts", *key), lambda: [(k, h) for k, h in conn.execute(query)])
+    )
 
 
 def _state(state: str) -> list[Any]:

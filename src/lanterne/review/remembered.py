@@ -34,6 +34,9 @@ class _Counts:
         self.by_engine: weakref.WeakKeyDictionary[
             Engine, dict[tuple[Any, ...], tuple[Any, float, Any]]
         ] = weakref.WeakKeyDictionary()
+        self.computing: dict[tuple[int, tuple[Any, ...]], threading.Lock] = {}
+        """One lock per figure being computed: requests that find it stale at once wait for
+        one computation instead of each running it."""
 
 
 _counts = _Counts()
@@ -68,19 +71,32 @@ def remembered_count(conn: Connection, key: tuple[Any, ...], query: Any) -> int:
 
 def remembered(conn: Connection, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
     """``compute()``, remembered per database under ``key`` while :func:`_version` holds and
-    for at most :data:`TTL` seconds."""
+    for at most :data:`TTL` seconds; computed once however many requests ask at the same time."""
     version = _version(conn)
-    now = time.monotonic()
+
+    def fresh() -> tuple[bool, Any]:
+        with _counts.lock:
+            hit = _counts.by_engine.setdefault(conn.engine, {}).get(key)
+        if hit is not None and hit[0] == version and time.monotonic() - hit[1] < TTL:
+            return True, hit[2]
+        return False, None
+
+    found, value = fresh()
+    if found:
+        return value
     with _counts.lock:
-        cache = _counts.by_engine.setdefault(conn.engine, {})
-        hit = cache.get(key)
-    if hit is not None and hit[0] == version and now - hit[1] < TTL:
-        return hit[2]
-    value = compute()
-    with _counts.lock:
-        if len(cache) > 256:
-            cache.clear()
-        cache[key] = (version, now, value)
+        computing = _counts.computing.setdefault((id(conn.engine), key), threading.Lock())
+    with computing:
+        found, value = fresh()  # computed by the request this one waited for
+        if found:
+            return value
+        value = compute()
+        with _counts.lock:
+            cache = _counts.by_engine.setdefault(conn.engine, {})
+            if len(cache) > 256:
+                cache.clear()
+                _counts.computing.clear()
+            cache[key] = (version, time.monotonic(), value)
     return value
 
 
